@@ -1,0 +1,100 @@
+// The matcher: a compiled, immutable PatternDatabase shared by all threads, and a ScanContext per
+// worker (the Vectorscan model: database, scratch, input).
+//
+// Semantics, identical for every backend (tests/matcher_equivalence_test.cc holds them to it):
+// a rule's match counts only if it contains an occurrence of one of its keywords (ASCII case
+// insensitive) and is at most `max_match_bytes` long. For every keyword occurrence, the rule's
+// regex is searched in the window of all such matches around it; what is found is de-duplicated.
+// So the result depends only on the bytes around each keyword, which is what makes chunked and
+// whole-file scanning agree.
+#ifndef LAYERSIFT_ENGINE_MATCHER_H_
+#define LAYERSIFT_ENGINE_MATCHER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "layersift/rules/rule.h"
+
+namespace layersift {
+
+enum class MatchEngine {
+  kVectorscan,  // Vectorscan literal prefilter on keywords, RE2::Set on windows, RE2 confirm
+  kRe2,         // RE2::Set over the whole buffer, RE2 confirm
+};
+
+// "vectorscan" / "re2"; ParseMatchEngine throws std::invalid_argument on anything else.
+std::string_view MatchEngineName(MatchEngine engine);
+MatchEngine ParseMatchEngine(std::string_view name);
+
+// A regex engine failure while scanning (RE2 DFA out of memory, a Vectorscan error). Never
+// swallowed as "no match": the caller reports it against the layer being scanned.
+class MatcherError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct MatcherOptions {
+  MatchEngine engine = MatchEngine::kVectorscan;
+  // DFA memory budget of each worker's RE2::Set. Too small a budget does not fail: RE2 thrashes
+  // its DFA cache and slows down about tenfold, so this is set deliberately.
+  int64_t re2_set_max_mem_bytes = 64ll << 20;
+};
+
+// One confirmed match, in offsets of the scanned buffer.
+struct RuleMatch {
+  uint32_t rule_index;  // index into PatternDatabase::rules()
+  uint32_t match_begin;
+  uint32_t match_end;
+  uint32_t secret_begin;
+  uint32_t secret_end;
+
+  friend bool operator==(const RuleMatch&, const RuleMatch&) = default;
+};
+
+class ScanContext;
+
+class PatternDatabase {
+ public:
+  // Compiles the enabled rules among `rules`. Throws RuleError naming the rule and its source if a
+  // pattern does not compile, has no `secret` group, or cannot be prefiltered.
+  static std::unique_ptr<const PatternDatabase> Compile(const std::vector<Rule>& rules,
+                                                        const MatcherOptions& options);
+  virtual ~PatternDatabase() = default;
+
+  // The enabled rules, in the order RuleMatch::rule_index refers to.
+  virtual const std::vector<Rule>& rules() const = 0;
+  virtual const MatcherOptions& options() const = 0;
+
+  // Bytes of context a keyword occurrence needs on each side for its matches to be found:
+  // a chunk of a large file must carry this much before and after the part it owns.
+  virtual size_t context_bytes() const = 0;
+
+  // A scratch context for one worker thread. The database must outlive it.
+  virtual std::unique_ptr<ScanContext> NewContext() const = 0;
+};
+
+// Per-worker scratch (regex caches, hit lists). Not thread-safe; reusable for any number of scans.
+class ScanContext {
+ public:
+  virtual ~ScanContext() = default;
+
+  // Appends to `out` every match produced by a keyword occurrence that starts in
+  // [own_begin, own_end) of `buffer`, sorted by (secret_begin, rule_index, secret_end) and without
+  // duplicates. The rest of the buffer is context. Throws MatcherError on an engine failure.
+  // Buffers must be smaller than 4 GiB.
+  virtual void Scan(std::span<const uint8_t> buffer, size_t own_begin, size_t own_end,
+                    std::vector<RuleMatch>& out) = 0;
+};
+
+// Shannon entropy of `bytes`, in bits per byte.
+double ShannonEntropy(std::string_view bytes);
+
+}  // namespace layersift
+
+#endif  // LAYERSIFT_ENGINE_MATCHER_H_

@@ -1,0 +1,83 @@
+// The unit of work between the layer readers and the matchers: a buffer packed with pieces of
+// files (many small files, or one piece of a large one), recycled through a fixed pool so memory
+// stays bounded whatever the layer size.
+#ifndef LAYERSIFT_ENGINE_SRC_CHUNK_H_
+#define LAYERSIFT_ENGINE_SRC_CHUNK_H_
+
+#include <tbb/concurrent_queue.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace layersift {
+
+// One piece of one file inside a chunk. A file too large for one chunk is cut into pieces that
+// overlap: each piece repeats the last bytes of the previous one, so every keyword occurrence has
+// its full context in some piece. Each piece "owns" the occurrences starting in
+// [own_begin, own_end); owned regions of consecutive pieces tile the file exactly.
+struct Segment {
+  uint32_t file_seq = 0;     // the file's number within its layer
+  uint32_t piece = 0;        // 0 for the first piece of a file
+  bool multi_piece = false;  // the file spans more than one piece
+  uint32_t data_begin = 0;   // bytes of the chunk
+  uint32_t data_end = 0;
+  uint32_t own_begin = 0;    // relative to data_begin
+  uint32_t own_end = 0;
+  uint64_t file_offset = 0;  // offset in the file of data_begin
+  uint32_t path_begin = 0;   // in Chunk::paths
+  uint32_t path_size = 0;
+};
+
+struct Chunk {
+  uint32_t job = 0;
+  std::unique_ptr<uint8_t[]> data;  // allocated on first use; pages are touched only when filled
+  size_t capacity_bytes = 0;
+  size_t used_bytes = 0;
+  std::vector<Segment> segments;  // capacity kept across uses: no allocation once warm
+  std::string paths;
+
+  std::string_view PathOf(const Segment& segment) const {
+    return std::string_view(paths).substr(segment.path_begin, segment.path_size);
+  }
+};
+
+class ChunkPool {
+ public:
+  ChunkPool(size_t chunk_count, size_t capacity_bytes) : capacity_bytes_(capacity_bytes) {
+    for (size_t i = 0; i < chunk_count; ++i) {
+      chunks_.push_back(std::make_unique<Chunk>());
+      free_.push(chunks_.back().get());
+    }
+  }
+
+  // Blocks until a chunk is free: this is what bounds memory and throttles the readers.
+  Chunk* Acquire(uint32_t job) {
+    Chunk* chunk = nullptr;
+    free_.pop(chunk);
+    if (!chunk->data) {
+      chunk->data.reset(new uint8_t[capacity_bytes_]);
+      chunk->capacity_bytes = capacity_bytes_;
+    }
+    chunk->job = job;
+    chunk->used_bytes = 0;
+    chunk->segments.clear();
+    chunk->paths.clear();
+    return chunk;
+  }
+
+  void Release(Chunk* chunk) { free_.push(chunk); }
+
+  size_t capacity_bytes() const { return capacity_bytes_; }
+  size_t chunk_count() const { return chunks_.size(); }
+
+ private:
+  size_t capacity_bytes_;
+  std::vector<std::unique_ptr<Chunk>> chunks_;
+  tbb::concurrent_bounded_queue<Chunk*> free_;
+};
+
+}  // namespace layersift
+
+#endif  // LAYERSIFT_ENGINE_SRC_CHUNK_H_

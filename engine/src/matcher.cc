@@ -1,0 +1,236 @@
+#include <algorithm>
+#include <array>
+#include <cmath>
+
+#include "layersift/engine/matcher.h"
+#include "matcher_internal.h"
+
+namespace layersift {
+namespace matcher_internal {
+
+RE2::Options RuleRegexOptions() {
+  RE2::Options options;
+  options.set_encoding(RE2::Options::EncodingLatin1);
+  options.set_log_errors(false);
+  return options;
+}
+
+RuleTable::RuleTable(const std::vector<Rule>& all_rules, const MatcherOptions& matcher_options)
+    : options(matcher_options) {
+  for (const Rule& rule : all_rules) {
+    if (rule.enabled) rules.push_back(rule);
+  }
+  rule_keywords.resize(rules.size());
+  size_t longest_keyword = 0;
+  for (uint32_t r = 0; r < rules.size(); ++r) {
+    for (const std::string& keyword : rules[r].keywords) {
+      auto it = std::find(keywords.begin(), keywords.end(), keyword);
+      const uint32_t k = static_cast<uint32_t>(it - keywords.begin());
+      if (it == keywords.end()) {
+        keywords.push_back(keyword);
+        keyword_rules.emplace_back();
+        keyword_window_bytes.push_back(0);
+      }
+      keyword_rules[k].push_back(r);
+      rule_keywords[r].push_back(k);
+      keyword_window_bytes[k] =
+          std::max<uint32_t>(keyword_window_bytes[k], static_cast<uint32_t>(rules[r].max_match_bytes));
+      longest_keyword = std::max(longest_keyword, keyword.size());
+    }
+    context_bytes = std::max(context_bytes, rules[r].max_match_bytes);
+  }
+  context_bytes += longest_keyword;
+}
+
+namespace {
+RE2::Options SetOptions(const RuleTable& table) {
+  RE2::Options options = RuleRegexOptions();
+  options.set_max_mem(table.options.re2_set_max_mem_bytes);
+  options.set_never_capture(true);
+  return options;
+}
+}  // namespace
+
+Confirmer::Confirmer(const RuleTable& table)
+    : table_(table), set_(SetOptions(table), RE2::UNANCHORED) {
+  RE2::Options options = RuleRegexOptions();
+  for (const Rule& rule : table.rules) {
+    auto regex = std::make_unique<RE2>(rule.pattern, options);
+    if (!regex->ok()) {
+      throw RuleError(rule.source + ": rule '" + rule.id + "': pattern does not compile: " +
+                      regex->error());
+    }
+    const auto& names = regex->NamedCapturingGroups();
+    auto it = names.find("secret");
+    if (it == names.end()) {
+      throw RuleError(rule.source + ": rule '" + rule.id +
+                      "': pattern has no named group (?P<secret>...)");
+    }
+    secret_group_.push_back(it->second);
+    regexes_.push_back(std::move(regex));
+    std::string error;
+    if (set_.Add(rule.pattern, &error) < 0) {
+      throw RuleError(rule.source + ": rule '" + rule.id + "': " + error);
+    }
+  }
+  if (!set_.Compile()) throw RuleError("the rule set does not compile as an RE2::Set (out of memory)");
+  int most_groups = 0;
+  for (int g : secret_group_) most_groups = std::max(most_groups, g);
+  groups_.resize(static_cast<size_t>(most_groups) + 1);
+}
+
+void Confirmer::MatchSet(std::string_view text, std::vector<int>& matched) const {
+  matched.clear();
+  RE2::Set::ErrorInfo info{};
+  if (!set_.Match(re2::StringPiece(text.data(), text.size()), &matched, &info) &&
+      info.kind != RE2::Set::kNoError) {
+    throw MatcherError(info.kind == RE2::Set::kOutOfMemory
+                           ? "RE2::Set ran out of DFA memory (raise the per-worker budget)"
+                           : "RE2::Set failed to match");
+  }
+}
+
+void Confirmer::Confirm(uint32_t rule_index, const KeywordHit& hit, std::string_view buffer,
+                        std::vector<RuleMatch>& out) {
+  const Rule& rule = table_.rules[rule_index];
+  const size_t keyword_end = hit.begin + table_.keywords[hit.keyword].size();
+  const size_t max_match = rule.max_match_bytes;
+  // Every match of at most max_match bytes that contains [hit.begin, keyword_end) lies here.
+  const size_t window_begin = keyword_end > max_match ? keyword_end - max_match : 0;
+  const size_t window_end = std::min(buffer.size(), hit.begin + max_match);
+  const RE2& regex = *regexes_[rule_index];
+  const int secret_group = secret_group_[rule_index];
+  const re2::StringPiece text(buffer.data(), buffer.size());
+  size_t pos = window_begin;
+  while (pos <= window_end && pos <= hit.begin) {
+    if (!regex.Match(text, pos, window_end, RE2::UNANCHORED, groups_.data(), secret_group + 1)) break;
+    const size_t begin = static_cast<size_t>(groups_[0].data() - buffer.data());
+    const size_t end = begin + groups_[0].size();
+    if (begin > hit.begin) break;  // later matches cannot contain the occurrence
+    pos = end > begin ? end : begin + 1;
+    if (end < keyword_end || end - begin > max_match) continue;
+    const re2::StringPiece secret = groups_[secret_group];
+    if (secret.data() == nullptr) continue;  // the secret group did not take part in the match
+    if (rule.min_entropy &&
+        ShannonEntropy(std::string_view(secret.data(), secret.size())) < *rule.min_entropy) {
+      continue;
+    }
+    const uint32_t secret_begin = static_cast<uint32_t>(secret.data() - buffer.data());
+    out.push_back(RuleMatch{rule_index, static_cast<uint32_t>(begin), static_cast<uint32_t>(end),
+                            secret_begin, secret_begin + static_cast<uint32_t>(secret.size())});
+  }
+}
+
+void SortAndDeduplicate(std::vector<RuleMatch>& matches, size_t first) {
+  auto key = [](const RuleMatch& m) {
+    return std::tuple(m.secret_begin, m.rule_index, m.secret_end, m.match_begin, m.match_end);
+  };
+  std::sort(matches.begin() + static_cast<ptrdiff_t>(first), matches.end(),
+            [&](const RuleMatch& a, const RuleMatch& b) { return key(a) < key(b); });
+  // Two occurrences of a keyword inside one secret find it twice, possibly with different match
+  // bounds: one finding per (rule, secret).
+  auto last = std::unique(matches.begin() + static_cast<ptrdiff_t>(first), matches.end(),
+                          [](const RuleMatch& a, const RuleMatch& b) {
+                            return a.secret_begin == b.secret_begin &&
+                                   a.rule_index == b.rule_index && a.secret_end == b.secret_end;
+                          });
+  matches.erase(last, matches.end());
+}
+
+namespace {
+
+// The reference backend: RE2::Set over the whole buffer, then the keyword occurrences of each
+// rule the set reports, found by a plain case-insensitive search.
+class Re2ScanContext final : public ScanContext {
+ public:
+  explicit Re2ScanContext(const RuleTable& table) : table_(table), confirmer_(table) {}
+
+  void Scan(std::span<const uint8_t> bytes, size_t own_begin, size_t own_end,
+            std::vector<RuleMatch>& out) override {
+    const std::string_view buffer(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    const size_t first = out.size();
+    confirmer_.MatchSet(buffer, matched_);
+    for (int r : matched_) {
+      const auto rule = static_cast<uint32_t>(r);
+      for (uint32_t k : table_.rule_keywords[rule]) {
+        const std::string& keyword = table_.keywords[k];
+        for (size_t pos = own_begin; pos < own_end && pos + keyword.size() <= buffer.size(); ++pos) {
+          if (EqualsCaseless(buffer.substr(pos, keyword.size()), keyword)) {
+            confirmer_.Confirm(rule, KeywordHit{k, static_cast<uint32_t>(pos)}, buffer, out);
+          }
+        }
+      }
+    }
+    SortAndDeduplicate(out, first);
+  }
+
+ private:
+  static bool EqualsCaseless(std::string_view text, std::string_view lower_keyword) {
+    for (size_t i = 0; i < text.size(); ++i) {
+      char c = text[i];
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+      if (c != lower_keyword[i]) return false;
+    }
+    return true;
+  }
+
+  const RuleTable& table_;
+  Confirmer confirmer_;
+  std::vector<int> matched_;
+};
+
+class Re2Database final : public PatternDatabase {
+ public:
+  explicit Re2Database(std::unique_ptr<RuleTable> table) : table_(std::move(table)) {
+    Confirmer validate(*table_);  // reject bad patterns at compile time, not in a worker
+  }
+  const std::vector<Rule>& rules() const override { return table_->rules; }
+  const MatcherOptions& options() const override { return table_->options; }
+  size_t context_bytes() const override { return table_->context_bytes; }
+  std::unique_ptr<ScanContext> NewContext() const override {
+    return std::make_unique<Re2ScanContext>(*table_);
+  }
+
+ private:
+  std::unique_ptr<RuleTable> table_;
+};
+
+}  // namespace
+}  // namespace matcher_internal
+
+std::string_view MatchEngineName(MatchEngine engine) {
+  return engine == MatchEngine::kRe2 ? "re2" : "vectorscan";
+}
+
+MatchEngine ParseMatchEngine(std::string_view name) {
+  if (name == "re2") return MatchEngine::kRe2;
+  if (name == "vectorscan") return MatchEngine::kVectorscan;
+  throw std::invalid_argument("unknown engine '" + std::string(name) +
+                              "' (expected vectorscan or re2)");
+}
+
+double ShannonEntropy(std::string_view bytes) {
+  if (bytes.empty()) return 0;
+  std::array<uint32_t, 256> counts{};
+  for (unsigned char c : bytes) ++counts[c];
+  double entropy = 0;
+  const double n = static_cast<double>(bytes.size());
+  for (uint32_t count : counts) {
+    if (count == 0) continue;
+    const double p = count / n;
+    entropy -= p * std::log2(p);
+  }
+  return entropy;
+}
+
+std::unique_ptr<const PatternDatabase> PatternDatabase::Compile(const std::vector<Rule>& rules,
+                                                                const MatcherOptions& options) {
+  auto table = std::make_unique<matcher_internal::RuleTable>(rules, options);
+  if (table->rules.empty()) throw RuleError("no enabled rule to scan with");
+  if (options.engine == MatchEngine::kRe2) {
+    return std::make_unique<matcher_internal::Re2Database>(std::move(table));
+  }
+  return matcher_internal::NewVectorscanDatabase(std::move(table));
+}
+
+}  // namespace layersift

@@ -1,0 +1,69 @@
+// Shared by the matcher backends: the compiled rule table and the confirm stage, so that the
+// backends differ only in how they find candidates.
+#ifndef LAYERSIFT_ENGINE_SRC_MATCHER_INTERNAL_H_
+#define LAYERSIFT_ENGINE_SRC_MATCHER_INTERNAL_H_
+
+#include <re2/re2.h>
+#include <re2/set.h>
+
+#include <memory>
+#include <vector>
+
+#include "layersift/engine/matcher.h"
+
+namespace layersift::matcher_internal {
+
+struct KeywordHit {
+  uint32_t keyword;  // index into RuleTable::keywords
+  uint32_t begin;    // offset of the occurrence in the buffer
+};
+
+// What every backend needs to know about the enabled rules, computed once.
+struct RuleTable {
+  explicit RuleTable(const std::vector<Rule>& all_rules, const MatcherOptions& options);
+
+  std::vector<Rule> rules;                          // enabled rules only
+  MatcherOptions options;
+  std::vector<std::string> keywords;                // distinct, lower-case
+  std::vector<std::vector<uint32_t>> keyword_rules; // keyword -> rules that list it
+  std::vector<std::vector<uint32_t>> rule_keywords; // rule -> its keywords
+  std::vector<uint32_t> keyword_window_bytes;       // keyword -> largest max_match_bytes of its rules
+  size_t context_bytes = 0;
+};
+
+// The per-worker confirm stage: each rule's own RE2 (a worker-local copy, since a shared RE2
+// contends on its DFA cache lock) run around one keyword occurrence, plus a worker-local RE2::Set
+// of all rules for the candidate stage.
+class Confirmer {
+ public:
+  explicit Confirmer(const RuleTable& table);
+
+  // Appends the matches of `rule` that contain the keyword occurrence `hit`.
+  void Confirm(uint32_t rule, const KeywordHit& hit, std::string_view buffer,
+               std::vector<RuleMatch>& out);
+
+  // Rules of the set with a match somewhere in `text`, into `matched` (cleared first).
+  // Throws MatcherError if the DFA runs out of memory.
+  void MatchSet(std::string_view text, std::vector<int>& matched) const;
+
+ private:
+  const RuleTable& table_;
+  std::vector<std::unique_ptr<RE2>> regexes_;
+  std::vector<int> secret_group_;
+  RE2::Set set_;
+  std::vector<re2::StringPiece> groups_;
+};
+
+// Sorts by (secret_begin, rule_index, secret_end) and drops duplicates.
+void SortAndDeduplicate(std::vector<RuleMatch>& matches, size_t first);
+
+// RE2 options shared by the rule compiler and every backend: byte semantics (Latin-1), since
+// layer contents are arbitrary bytes and secrets are ASCII.
+RE2::Options RuleRegexOptions();
+
+std::unique_ptr<ScanContext> NewRe2Context(const RuleTable& table);
+std::unique_ptr<const PatternDatabase> NewVectorscanDatabase(std::unique_ptr<RuleTable> table);
+
+}  // namespace layersift::matcher_internal
+
+#endif  // LAYERSIFT_ENGINE_SRC_MATCHER_INTERNAL_H_

@@ -1,0 +1,347 @@
+#include "layersift/engine/report.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <stdexcept>
+
+#include "layersift/engine/decompress.h"
+#include "layersift/engine/digest.h"
+
+namespace layersift {
+namespace {
+
+using nlohmann::json;
+using nlohmann::ordered_json;
+
+constexpr std::string_view kVersion = "0.1.0";
+
+const ImageDescriptor* ImageOf(const ScanResult& result, size_t target, size_t image) {
+  const Target& t = result.targets[target];
+  return image < t.images.size() ? &t.images[image] : nullptr;
+}
+
+std::string LayerDigestOf(const Finding& f, const ScanResult& result) {
+  return f.layer_index == kNoLayer ? std::string() : result.layers[f.layer_result_index].digest;
+}
+
+ordered_json FindingJson(const Finding& f, const ScanResult& result, const std::vector<Rule>& rules,
+                         const ReportOptions& options) {
+  const Rule& rule = rules[f.rule_index];
+  const ImageDescriptor* image = ImageOf(result, f.target_index, f.image_index);
+  ordered_json j;
+  j["rule_id"] = rule.id;
+  j["rule_name"] = rule.name;
+  j["kind"] = rule.kind;
+  j["target"] = result.targets[f.target_index].spec;
+  j["image_digest"] = image && !image->image_digest.empty() ? json(image->image_digest) : json(nullptr);
+  j["platform"] = image && !image->platform.empty() ? json(image->platform) : json(nullptr);
+  j["layer_index"] = f.layer_index == kNoLayer ? json(nullptr) : json(f.layer_index);
+  const std::string layer_digest = LayerDigestOf(f, result);
+  j["layer_digest"] = layer_digest.empty() ? json(nullptr) : json(layer_digest);
+  j["path"] = f.path;
+  j["line"] = f.line;
+  j["column"] = f.column;
+  j["offset"] = f.offset;
+  j["secret_redacted"] = RedactSecret(f.secret);
+  j["secret_sha256"] = SecretSha256(f.secret);
+  j["fingerprint"] = FindingFingerprint(f, result, rules);
+  if (options.show_secrets) j["secret"] = f.secret;
+  return j;
+}
+
+ordered_json ErrorJson(const ScanIssue& e, const ScanResult& result) {
+  const ImageDescriptor* image = ImageOf(result, e.target_index, e.image_index);
+  ordered_json j;
+  j["target"] = result.targets[e.target_index].spec;
+  j["image_digest"] = image && !image->image_digest.empty() ? json(image->image_digest) : json(nullptr);
+  j["layer_index"] = e.layer_index == kNoLayer ? json(nullptr) : json(e.layer_index);
+  j["layer_digest"] = e.layer_digest.empty() ? json(nullptr) : json(e.layer_digest);
+  j["message"] = e.message;
+  return j;
+}
+
+double MegabytesPerSecond(uint64_t bytes, double seconds) {
+  return seconds > 0 ? static_cast<double>(bytes) / 1e6 / seconds : 0;
+}
+
+ordered_json StatsJson(const ScanResult& result) {
+  const StageStats& s = result.totals;
+  ordered_json j;
+  j["wall_seconds"] = result.wall_seconds;
+  j["threads"] = result.threads;
+  j["gzip_backend"] = std::string(GzipBackendName());
+  j["layers"] = result.layers.size();
+  j["layers_failed"] = std::count_if(result.layers.begin(), result.layers.end(),
+                                     [](const LayerResult& l) { return !l.complete; });
+  j["stored_bytes"] = s.stored_bytes;
+  j["uncompressed_bytes"] = s.uncompressed_bytes;
+  j["uncompressed_mb_per_second"] = MegabytesPerSecond(s.uncompressed_bytes, result.wall_seconds);
+  j["files_seen"] = s.files_seen;
+  j["files_scanned"] = s.files_scanned;
+  j["files_excluded"] = s.files_excluded;
+  j["files_binary_skipped"] = s.files_binary_skipped;
+  j["files_empty"] = s.files_empty;
+  j["links_skipped"] = s.links_skipped;
+  j["whiteouts"] = s.whiteouts;
+  j["bytes_scanned"] = s.bytes_scanned;
+  j["stage_seconds"] = ordered_json{{"read", s.read_seconds},
+                                    {"decompress", s.decompress_seconds},
+                                    {"walk", s.walk_seconds},
+                                    {"match", s.match_seconds}};
+  j["findings"] = result.findings.size();
+  j["errors"] = result.errors.size();
+  return j;
+}
+
+ordered_json TargetsJson(const ScanResult& result) {
+  ordered_json targets = ordered_json::array();
+  for (const Target& t : result.targets) {
+    ordered_json target;
+    target["target"] = t.spec;
+    target["kind"] = std::string(TargetKindName(t.kind));
+    ordered_json images = ordered_json::array();
+    for (const ImageDescriptor& image : t.images) {
+      ordered_json layers = ordered_json::array();
+      for (const LayerDescriptor& layer : image.layers) {
+        layers.push_back(ordered_json{{"index", layer.index},
+                                      {"digest", layer.digest.empty() ? json(nullptr) : json(layer.digest)},
+                                      {"media_type", layer.media_type},
+                                      {"size", layer.size_bytes}});
+      }
+      images.push_back(ordered_json{
+          {"image_digest", image.image_digest.empty() ? json(nullptr) : json(image.image_digest)},
+          {"reference", image.reference},
+          {"platform", image.platform},
+          {"layers", std::move(layers)}});
+    }
+    target["images"] = std::move(images);
+    targets.push_back(std::move(target));
+  }
+  // Layers whose digest was only known after streaming (bare layer files).
+  for (const LayerResult& layer : result.layers) {
+    if (layer.layer_index == kNoLayer) continue;
+    ordered_json& entry = targets[layer.target_index]["images"][layer.image_index]["layers"][static_cast<size_t>(layer.layer_index)];
+    if (entry["digest"].is_null() && !layer.digest.empty()) entry["digest"] = layer.digest;
+    entry["compression"] = layer.compression;
+    entry["complete"] = layer.complete;
+  }
+  return targets;
+}
+
+class JsonWriter final : public ReportSink {
+ public:
+  JsonWriter(const ScanResult& result, const std::vector<Rule>& rules, const ReportOptions& options,
+             std::ostream& out)
+      : result_(result), rules_(rules), options_(options), out_(out) {
+    document_["version"] = std::string(kVersion);
+    document_["schema_version"] = std::string(kReportSchemaVersion);
+    document_["targets"] = TargetsJson(result);
+    document_["findings"] = ordered_json::array();
+    document_["errors"] = ordered_json::array();
+  }
+  void OnFinding(const Finding& f) override {
+    document_["findings"].push_back(FindingJson(f, result_, rules_, options_));
+  }
+  void OnError(const ScanIssue& e) override { document_["errors"].push_back(ErrorJson(e, result_)); }
+  void Finish() override {
+    document_["stats"] = StatsJson(result_);
+    out_ << document_.dump(2) << "\n";
+  }
+
+ private:
+  const ScanResult& result_;
+  const std::vector<Rule>& rules_;
+  const ReportOptions& options_;
+  std::ostream& out_;
+  ordered_json document_;
+};
+
+// One JSON object per line, written as results are pushed: {"type": "finding" | "error" |
+// "stats", ...}.
+class JsonlWriter final : public ReportSink {
+ public:
+  JsonlWriter(const ScanResult& result, const std::vector<Rule>& rules, const ReportOptions& options,
+              std::ostream& out)
+      : result_(result), rules_(rules), options_(options), out_(out) {}
+  void OnFinding(const Finding& f) override {
+    ordered_json j{{"type", "finding"}};
+    j.update(FindingJson(f, result_, rules_, options_));
+    out_ << j.dump() << "\n";
+  }
+  void OnError(const ScanIssue& e) override {
+    ordered_json j{{"type", "error"}};
+    j.update(ErrorJson(e, result_));
+    out_ << j.dump() << "\n";
+  }
+  void Finish() override {
+    ordered_json j{{"type", "stats"}, {"version", std::string(kVersion)}};
+    j.update(StatsJson(result_));
+    out_ << j.dump() << "\n";
+  }
+
+ private:
+  const ScanResult& result_;
+  const std::vector<Rule>& rules_;
+  const ReportOptions& options_;
+  std::ostream& out_;
+};
+
+// Grouped by target, image and layer, one finding a line.
+class TextWriter final : public ReportSink {
+ public:
+  TextWriter(const ScanResult& result, const std::vector<Rule>& rules, const ReportOptions& options,
+             std::ostream& out)
+      : result_(result), rules_(rules), options_(options), out_(out) {}
+
+  void OnFinding(const Finding& f) override {
+    if (!started_ || f.target_index != target_ || f.image_index != image_) {
+      started_ = true;
+      target_ = f.target_index;
+      image_ = f.image_index;
+      layer_ = kNoLayer - 1;
+      const ImageDescriptor* image = ImageOf(result_, f.target_index, f.image_index);
+      out_ << "\n" << Bold(result_.targets[f.target_index].spec);
+      if (image && !image->platform.empty()) out_ << "  " << image->platform;
+      if (image && !image->image_digest.empty()) out_ << "  " << Short(image->image_digest);
+      out_ << "\n";
+    }
+    if (f.layer_index != layer_) {
+      layer_ = f.layer_index;
+      if (f.layer_index != kNoLayer) {
+        out_ << "  layer " << f.layer_index << "  " << Short(LayerDigestOf(f, result_)) << "\n";
+      }
+    }
+    const Rule& rule = rules_[f.rule_index];
+    const std::string secret = options_.show_secrets ? f.secret : RedactSecret(f.secret);
+    out_ << "    " << f.path << ":" << f.line << ":" << f.column << "  " << Red(rule.id) << "  "
+         << secret << "\n";
+  }
+
+  void OnError(const ScanIssue& e) override {
+    if (errors_++ == 0) out_ << "\n" << Bold("Errors (these parts were not fully scanned):") << "\n";
+    out_ << "  " << result_.targets[e.target_index].spec;
+    if (e.layer_index != kNoLayer) {
+      out_ << ", layer " << e.layer_index;
+      if (!e.layer_digest.empty()) out_ << " (" << Short(e.layer_digest) << ")";
+    }
+    out_ << ": " << e.message << "\n";
+  }
+
+  void Finish() override {
+    const StageStats& s = result_.totals;
+    char line[512];
+    std::snprintf(line, sizeof(line),
+                  "\n%zu finding%s, %zu error%s; %zu layer%s, %llu files scanned, %.1f MB "
+                  "uncompressed in %.2f s (%.0f MB/s)\n",
+                  result_.findings.size(), result_.findings.size() == 1 ? "" : "s",
+                  result_.errors.size(), result_.errors.size() == 1 ? "" : "s",
+                  result_.layers.size(), result_.layers.size() == 1 ? "" : "s",
+                  static_cast<unsigned long long>(s.files_scanned),
+                  static_cast<double>(s.uncompressed_bytes) / 1e6, result_.wall_seconds,
+                  MegabytesPerSecond(s.uncompressed_bytes, result_.wall_seconds));
+    out_ << line;
+    if (!options_.show_secrets && !result_.findings.empty()) {
+      out_ << "Secrets are redacted; --show-secrets prints them.\n";
+    }
+    if (options_.include_stats) {
+      std::snprintf(line, sizeof(line),
+                    "\nStages (seconds, summed over threads): read %.3f, decompress %.3f, walk "
+                    "%.3f, match %.3f\nFiles: %llu seen, %llu scanned, %llu excluded by path, "
+                    "%llu binary skipped, %llu empty, %llu links skipped, %llu whiteouts\n"
+                    "Bytes: %llu stored, %llu uncompressed, %llu scanned; %u threads, gzip via %s\n",
+                    s.read_seconds, s.decompress_seconds, s.walk_seconds, s.match_seconds,
+                    static_cast<unsigned long long>(s.files_seen),
+                    static_cast<unsigned long long>(s.files_scanned),
+                    static_cast<unsigned long long>(s.files_excluded),
+                    static_cast<unsigned long long>(s.files_binary_skipped),
+                    static_cast<unsigned long long>(s.files_empty),
+                    static_cast<unsigned long long>(s.links_skipped),
+                    static_cast<unsigned long long>(s.whiteouts),
+                    static_cast<unsigned long long>(s.stored_bytes),
+                    static_cast<unsigned long long>(s.uncompressed_bytes),
+                    static_cast<unsigned long long>(s.bytes_scanned), result_.threads,
+                    std::string(GzipBackendName()).c_str());
+      out_ << line;
+    }
+  }
+
+ private:
+  static std::string Short(const std::string& digest) {
+    return digest.size() > 19 ? digest.substr(0, 19) : digest;
+  }
+  std::string Bold(const std::string& s) const {
+    return options_.color ? "\033[1m" + s + "\033[0m" : s;
+  }
+  std::string Red(const std::string& s) const {
+    return options_.color ? "\033[31m" + s + "\033[0m" : s;
+  }
+
+  const ScanResult& result_;
+  const std::vector<Rule>& rules_;
+  const ReportOptions& options_;
+  std::ostream& out_;
+  bool started_ = false;
+  size_t target_ = 0;
+  size_t image_ = 0;
+  int layer_ = 0;
+  size_t errors_ = 0;
+};
+
+}  // namespace
+
+ReportFormat ParseReportFormat(std::string_view name) {
+  if (name == "text") return ReportFormat::kText;
+  if (name == "json") return ReportFormat::kJson;
+  if (name == "jsonl") return ReportFormat::kJsonl;
+  throw std::invalid_argument("unknown format '" + std::string(name) +
+                              "' (expected text, json or jsonl)");
+}
+
+std::unique_ptr<ReportSink> NewReportWriter(ReportFormat format, const ScanResult& result,
+                                            const std::vector<Rule>& rules,
+                                            const ReportOptions& options, std::ostream& out) {
+  switch (format) {
+    case ReportFormat::kJson: return std::make_unique<JsonWriter>(result, rules, options, out);
+    case ReportFormat::kJsonl: return std::make_unique<JsonlWriter>(result, rules, options, out);
+    case ReportFormat::kText: break;
+  }
+  return std::make_unique<TextWriter>(result, rules, options, out);
+}
+
+void PushReport(const ScanResult& result, ReportSink& sink) {
+  for (const Finding& finding : result.findings) sink.OnFinding(finding);
+  for (const ScanIssue& error : result.errors) sink.OnError(error);
+  sink.Finish();
+}
+
+std::string RedactSecret(std::string_view secret) {
+  // Short secrets (passwords) would be mostly given away by four characters.
+  const size_t shown = secret.size() >= 16 ? 4 : secret.size() / 4;
+  std::string redacted(secret.substr(0, shown));
+  for (char& c : redacted) {
+    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) c = '?';
+  }
+  return redacted + "\xE2\x80\xA6" + std::to_string(secret.size());
+}
+
+std::string SecretSha256(std::string_view secret) { return Sha256::HexOf(secret); }
+
+std::string FindingFingerprint(const Finding& f, const ScanResult& result,
+                               const std::vector<Rule>& rules) {
+  std::string location = LayerDigestOf(f, result);
+  if (location.empty()) location = result.targets[f.target_index].spec;
+  std::string key = rules[f.rule_index].id;
+  key.push_back('\0');
+  key += location;
+  key.push_back('\0');
+  key += f.path;
+  key.push_back('\0');
+  key += std::to_string(f.offset);
+  key.push_back('\0');
+  key += SecretSha256(f.secret);
+  return Sha256::HexOf(key).substr(0, 32);
+}
+
+}  // namespace layersift

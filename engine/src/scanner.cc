@@ -1,0 +1,505 @@
+// The flow graph. This is the only file that includes tbb/flow_graph.h.
+//
+//   job ids --> [async_node: layer readers] --chunks--> [function_node: matchers]
+//
+// Layer readers are plain threads outside TBB: they block on the disk, on decompression and on
+// the chunk pool, which must never happen on a TBB worker. The async_node hands each layer to
+// them and they push chunks back into the graph through its gateway. Matchers run on TBB workers,
+// one ScanContext per worker. Memory is bounded by the chunk pool: a reader that runs ahead of
+// the matchers waits for a chunk to come back.
+#include "layersift/engine/scanner.h"
+
+#include <tbb/concurrent_queue.h>
+#include <tbb/enumerable_thread_specific.h>
+#include <tbb/flow_graph.h>
+#include <tbb/global_control.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "chunk.h"
+#include "layer_reader.h"
+#include "layersift/engine/decompress.h"
+#include "layersift/engine/digest.h"
+#include "layersift/engine/entry_source.h"
+#include "layersift/engine/path_filter.h"
+
+namespace layersift {
+
+void StageStats::Add(const StageStats& o) {
+  stored_bytes += o.stored_bytes;
+  uncompressed_bytes += o.uncompressed_bytes;
+  files_seen += o.files_seen;
+  files_scanned += o.files_scanned;
+  files_excluded += o.files_excluded;
+  files_binary_skipped += o.files_binary_skipped;
+  files_empty += o.files_empty;
+  links_skipped += o.links_skipped;
+  whiteouts += o.whiteouts;
+  bytes_scanned += o.bytes_scanned;
+  read_seconds += o.read_seconds;
+  decompress_seconds += o.decompress_seconds;
+  walk_seconds += o.walk_seconds;
+  match_seconds += o.match_seconds;
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Something to scan: one layer blob of one image, or one directory.
+struct Job {
+  size_t target_index = 0;
+  size_t image_index = 0;
+  const LayerDescriptor* layer = nullptr;  // null for a directory
+  std::string directory;
+};
+
+// Times the blocks it passes on (and counts them, for progress).
+class MeteredSource final : public ByteSource {
+ public:
+  MeteredSource(std::unique_ptr<ByteSource> inner, double* seconds, std::atomic<uint64_t>* bytes)
+      : inner_(std::move(inner)), seconds_(seconds), bytes_(bytes) {}
+
+ private:
+  std::span<const uint8_t> NextImpl() override {
+    const Clock::time_point start = Clock::now();
+    const std::span<const uint8_t> block = inner_->Next();
+    *seconds_ += SecondsSince(start);
+    if (bytes_) bytes_->fetch_add(block.size(), std::memory_order_relaxed);
+    return block;
+  }
+
+  std::unique_ptr<ByteSource> inner_;
+  double* seconds_;
+  std::atomic<uint64_t>* bytes_;
+};
+
+// Times the walk; decompression and reading happen inside it and are subtracted later.
+class MeteredEntries final : public EntrySource {
+ public:
+  MeteredEntries(EntrySource& inner, double* seconds) : inner_(inner), seconds_(seconds) {}
+  bool NextEntry(EntryInfo& info) override {
+    const Clock::time_point start = Clock::now();
+    const bool more = inner_.NextEntry(info);
+    *seconds_ += SecondsSince(start);
+    return more;
+  }
+  std::span<const uint8_t> ReadData() override {
+    const Clock::time_point start = Clock::now();
+    const std::span<const uint8_t> block = inner_.ReadData();
+    *seconds_ += SecondsSince(start);
+    return block;
+  }
+
+ private:
+  EntrySource& inner_;
+  double* seconds_;
+};
+
+// Newline counts of one piece of a multi-piece file, to turn offsets into line numbers.
+struct PieceLines {
+  uint64_t newlines = 0;          // in the piece's owned region
+  int64_t last_newline = -1;      // file offset of the last one there
+};
+
+// A finding before its line number is known (it may depend on earlier pieces).
+struct PendingFinding {
+  uint32_t rule_index;
+  uint32_t file_seq;
+  uint32_t piece;
+  std::string path;
+  uint64_t offset;
+  int64_t newline_delta;  // newlines between the piece's owned start and the secret (signed)
+  uint64_t column;        // 0: no newline in the chunk before it; resolved from earlier pieces
+  std::string secret;
+};
+
+// Everything the matchers learn about one job; guarded by `mutex` (findings are rare, so the
+// lock is not on the per-byte path).
+struct JobState {
+  std::mutex mutex;
+  std::vector<PendingFinding> findings;
+  std::map<uint32_t, std::vector<PieceLines>> pieces;  // file_seq -> pieces
+  std::vector<std::string> errors;
+  double match_seconds = 0;
+};
+
+uint64_t CountNewlines(const uint8_t* begin, const uint8_t* end) {
+  uint64_t count = 0;
+  for (const uint8_t* p = begin; p < end; ++p) count += *p == '\n';
+  return count;
+}
+
+class ScanRun {
+ public:
+  ScanRun(const PatternDatabase& database, const ScanOptions& options)
+      : database_(database), options_(options) {}
+
+  ScanResult Run(const std::vector<std::string>& specs);
+
+ private:
+  void ResolveTargets(const std::vector<std::string>& specs);
+  void ReadJob(uint32_t job_id, LayerReader& reader);
+  void MatchChunk(Chunk* chunk);
+  void FinishJob(uint32_t job_id);
+  void Collect();
+
+  const PatternDatabase& database_;
+  const ScanOptions& options_;
+  ScanResult result_;
+  std::vector<Job> jobs_;
+  std::vector<std::unique_ptr<JobState>> states_;
+  std::unique_ptr<ChunkPool> pool_;
+  struct WorkerScratch {
+    std::unique_ptr<ScanContext> context;
+    std::vector<RuleMatch> matches;
+  };
+  tbb::enumerable_thread_specific<WorkerScratch> scratch_;
+  std::atomic<uint64_t> stored_bytes_done_{0};
+  std::atomic<uint64_t> layers_done_{0};
+};
+
+void ScanRun::ResolveTargets(const std::vector<std::string>& specs) {
+  for (const std::string& spec : specs) {
+    const size_t target_index = result_.targets.size();
+    try {
+      result_.targets.push_back(ResolveTarget(spec));
+    } catch (const std::exception& e) {
+      Target failed;
+      failed.spec = spec;
+      result_.targets.push_back(std::move(failed));
+      result_.errors.push_back(ScanIssue{target_index, 0, kNoLayer, "", e.what()});
+    }
+  }
+  for (size_t t = 0; t < result_.targets.size(); ++t) {
+    const Target& target = result_.targets[t];
+    if (target.kind == TargetKind::kDirectory && !target.path.empty()) {
+      jobs_.push_back(Job{t, 0, nullptr, target.path});
+    }
+    for (size_t i = 0; i < target.images.size(); ++i) {
+      for (const LayerDescriptor& layer : target.images[i].layers) {
+        jobs_.push_back(Job{t, i, &layer, ""});
+      }
+    }
+  }
+  result_.layers.resize(jobs_.size());
+  for (size_t j = 0; j < jobs_.size(); ++j) {
+    LayerResult& layer = result_.layers[j];
+    layer.target_index = jobs_[j].target_index;
+    layer.image_index = jobs_[j].image_index;
+    if (jobs_[j].layer != nullptr) {
+      layer.layer_index = jobs_[j].layer->index;
+      layer.digest = jobs_[j].layer->digest;
+    }
+    states_.push_back(std::make_unique<JobState>());
+  }
+}
+
+void ScanRun::ReadJob(uint32_t job_id, LayerReader& reader) {
+  const Job& job = jobs_[job_id];
+  LayerResult& layer = result_.layers[job_id];
+  JobState& state = *states_[job_id];
+  StageStats& stats = layer.stats;
+  double read_seconds = 0;
+  double source_seconds = 0;  // reading + decompressing
+  double walk_seconds = 0;    // everything in the reader, which includes the above
+  const Clock::time_point start = Clock::now();
+  std::string computed_digest;
+  try {
+    if (job.layer == nullptr) {
+      auto walker = NewDirectoryWalker(job.directory, [&](const std::string& message) {
+        std::lock_guard<std::mutex> lock(state.mutex);
+        state.errors.push_back(message);
+      });
+      reader.Read(job_id, *walker, layer);
+    } else {
+      std::unique_ptr<ByteSource> stored = job.layer->open();
+      stored = std::make_unique<MeteredSource>(std::move(stored), &read_seconds, &stored_bytes_done_);
+      // Hash while streaming: verifies an OCI blob, or gives a bare layer its digest.
+      const std::string expected = job.layer->verify_digest ? job.layer->digest : "";
+      stored = std::make_unique<DigestingSource>(std::move(stored), expected, &computed_digest);
+      Compression compression = Compression::kNone;
+      std::unique_ptr<ByteSource> tar = OpenDecompressed(std::move(stored), &compression);
+      layer.compression = std::string(CompressionName(compression));
+      ByteSource* tar_counter = tar.get();
+      tar = std::make_unique<MeteredSource>(std::move(tar), &source_seconds, nullptr);
+      std::unique_ptr<EntrySource> entries = NewTarWalker(std::move(tar));
+      MeteredEntries metered(*entries, &walk_seconds);
+      try {
+        reader.Read(job_id, metered, layer);
+      } catch (...) {
+        stats.uncompressed_bytes = tar_counter->bytes_read();
+        throw;
+      }
+      stats.uncompressed_bytes = tar_counter->bytes_read();
+      // A tar stream ends at its end-of-archive marker; what follows (padding, or a tampered
+      // tail) is still part of the blob and must be hashed before the digest can be trusted.
+      while (!tar_counter->Next().empty()) {
+      }
+      stats.uncompressed_bytes = tar_counter->bytes_read();
+    }
+    layer.complete = true;
+  } catch (const std::exception& e) {
+    std::lock_guard<std::mutex> lock(state.mutex);
+    state.errors.push_back(e.what());
+  }
+  if (job.layer != nullptr) {
+    if (layer.digest.empty()) layer.digest = computed_digest;
+    stats.stored_bytes = job.layer->size_bytes;
+  }
+  const double total_seconds = SecondsSince(start);
+  stats.read_seconds = read_seconds;
+  stats.decompress_seconds = std::max(0.0, source_seconds - read_seconds);
+  stats.walk_seconds = std::max(0.0, (job.layer ? walk_seconds : total_seconds) - source_seconds);
+}
+
+void ScanRun::MatchChunk(Chunk* chunk) {
+  // One context (regex caches, scratch) per worker thread, created on first use.
+  WorkerScratch& scratch = scratch_.local();
+  if (!scratch.context) scratch.context = database_.NewContext();
+  ScanContext* const context = scratch.context.get();
+  std::vector<RuleMatch>& matches = scratch.matches;
+  const Clock::time_point start = Clock::now();
+  JobState& state = *states_[chunk->job];
+  const uint8_t* const data = chunk->data.get();
+  try {
+    for (const Segment& segment : chunk->segments) {
+      const uint8_t* const begin = data + segment.data_begin;
+      const std::span<const uint8_t> bytes(begin, segment.data_end - segment.data_begin);
+      matches.clear();
+      context->Scan(bytes, segment.own_begin, segment.own_end, matches);
+      PieceLines lines;
+      if (segment.multi_piece) {
+        lines.newlines = CountNewlines(begin + segment.own_begin, begin + segment.own_end);
+        const void* last = memrchr(begin + segment.own_begin, '\n', segment.own_end - segment.own_begin);
+        if (last != nullptr) {
+          lines.last_newline = static_cast<int64_t>(segment.file_offset) +
+                               (static_cast<const uint8_t*>(last) - begin);
+        }
+      }
+      if (matches.empty() && !segment.multi_piece) continue;
+      std::lock_guard<std::mutex> lock(state.mutex);
+      if (segment.multi_piece) {
+        std::vector<PieceLines>& pieces = state.pieces[segment.file_seq];
+        if (pieces.size() <= segment.piece) pieces.resize(segment.piece + 1);
+        pieces[segment.piece] = lines;
+      }
+      // Matches come sorted by offset: count newlines incrementally from the owned start.
+      size_t cursor = segment.own_begin;
+      int64_t newlines = 0;
+      for (const RuleMatch& m : matches) {
+        PendingFinding finding;
+        finding.rule_index = m.rule_index;
+        finding.file_seq = segment.file_seq;
+        finding.piece = segment.piece;
+        finding.path = std::string(chunk->PathOf(segment));
+        finding.offset = segment.file_offset + m.secret_begin;
+        if (m.secret_begin >= segment.own_begin) {
+          newlines += static_cast<int64_t>(CountNewlines(begin + cursor, begin + m.secret_begin));
+          cursor = m.secret_begin;
+          finding.newline_delta = newlines;
+        } else {
+          finding.newline_delta =
+              -static_cast<int64_t>(CountNewlines(begin + m.secret_begin, begin + segment.own_begin));
+        }
+        const void* line_start = m.secret_begin > 0 ? memrchr(begin, '\n', m.secret_begin) : nullptr;
+        if (line_start != nullptr) {
+          finding.column = m.secret_begin - static_cast<uint64_t>(static_cast<const uint8_t*>(line_start) - begin);
+        } else {
+          finding.column = segment.file_offset == 0 ? m.secret_begin + 1 : 0;
+        }
+        finding.secret.assign(reinterpret_cast<const char*>(begin) + m.secret_begin,
+                              m.secret_end - m.secret_begin);
+        state.findings.push_back(std::move(finding));
+      }
+    }
+  } catch (const std::exception& e) {
+    std::lock_guard<std::mutex> lock(state.mutex);
+    state.errors.push_back(std::string("matcher: ") + e.what());
+  }
+  const double seconds = SecondsSince(start);
+  pool_->Release(chunk);
+  std::lock_guard<std::mutex> lock(state.mutex);
+  state.match_seconds += seconds;
+}
+
+// Line numbers, de-duplication across pieces, and the job's errors into the result.
+void ScanRun::FinishJob(uint32_t job_id) {
+  JobState& state = *states_[job_id];
+  LayerResult& layer = result_.layers[job_id];
+  const Job& job = jobs_[job_id];
+  layer.stats.match_seconds = state.match_seconds;
+  for (PendingFinding& pending : state.findings) {
+    uint64_t newlines_before_piece = 0;
+    int64_t last_newline = -1;
+    auto it = state.pieces.find(pending.file_seq);
+    if (it != state.pieces.end()) {
+      for (uint32_t p = 0; p < pending.piece && p < it->second.size(); ++p) {
+        newlines_before_piece += it->second[p].newlines;
+        if (it->second[p].last_newline >= 0) last_newline = it->second[p].last_newline;
+      }
+    }
+    Finding finding;
+    finding.target_index = job.target_index;
+    finding.image_index = job.image_index;
+    finding.layer_index = layer.layer_index;
+    finding.layer_result_index = job_id;
+    finding.rule_index = pending.rule_index;
+    finding.path = std::move(pending.path);
+    finding.offset = pending.offset;
+    finding.line = static_cast<uint64_t>(1 + static_cast<int64_t>(newlines_before_piece) +
+                                         pending.newline_delta);
+    finding.column = pending.column != 0 ? pending.column
+                                         : pending.offset - static_cast<uint64_t>(last_newline);
+    finding.secret = std::move(pending.secret);
+    result_.findings.push_back(std::move(finding));
+  }
+  for (const std::string& message : state.errors) {
+    result_.errors.push_back(
+        ScanIssue{job.target_index, job.image_index, layer.layer_index, layer.digest, message});
+  }
+  if (!state.errors.empty()) layer.complete = false;
+}
+
+void ScanRun::Collect() {
+  auto order = [this](const Finding& f) {
+    return std::tie(f.target_index, f.image_index, f.layer_index, f.path, f.offset,
+                    database_.rules()[f.rule_index].id, f.secret);
+  };
+  std::vector<Finding>& findings = result_.findings;
+  std::sort(findings.begin(), findings.end(),
+            [&](const Finding& a, const Finding& b) { return order(a) < order(b); });
+  // A secret near a piece boundary is seen by both pieces: report it once.
+  findings.erase(std::unique(findings.begin(), findings.end(),
+                             [&](const Finding& a, const Finding& b) {
+                               return a.layer_result_index == b.layer_result_index &&
+                                      order(a) == order(b);
+                             }),
+                 findings.end());
+  std::stable_sort(result_.errors.begin(), result_.errors.end(),
+                   [](const ScanIssue& a, const ScanIssue& b) {
+                     return std::tie(a.target_index, a.image_index, a.layer_index) <
+                            std::tie(b.target_index, b.image_index, b.layer_index);
+                   });
+  for (const LayerResult& layer : result_.layers) result_.totals.Add(layer.stats);
+}
+
+ScanResult ScanRun::Run(const std::vector<std::string>& specs) {
+  const Clock::time_point start = Clock::now();
+  const unsigned threads = options_.threads > 0
+                               ? options_.threads
+                               : std::max(1u, std::thread::hardware_concurrency());
+  result_.threads = threads;
+  ResolveTargets(specs);
+
+  // Memory plan. Each reader holds decompression state (zstd windows up to 128 MiB, typically a
+  // few MiB) and each chunk costs its capacity: readers are limited to what the budget affords,
+  // and the pool to a few chunks per thread, which is all the matchers can use.
+  constexpr uint64_t kReaderBudgetBytes = 64ull << 20;
+  const size_t context_bytes = database_.context_bytes();
+  const size_t chunk_capacity =
+      2 * context_bytes + std::max(options_.chunk_bytes, kBinaryProbeBytes);
+  const size_t readers = std::max<size_t>(
+      1, std::min<size_t>({threads, std::max<size_t>(jobs_.size(), 1),
+                           std::max<uint64_t>(1, options_.max_memory_bytes / 2 / kReaderBudgetBytes)}));
+  const uint64_t chunk_budget = options_.max_memory_bytes / 2;
+  const size_t wanted_chunks = 4 * threads + 2 * readers;
+  const size_t affordable_chunks = static_cast<size_t>(chunk_budget / chunk_capacity);
+  const size_t chunk_count = std::max(readers + 1, std::min(wanted_chunks, affordable_chunks));
+  pool_ = std::make_unique<ChunkPool>(chunk_count, chunk_capacity);
+
+  tbb::global_control parallelism(tbb::global_control::max_allowed_parallelism, threads);
+  tbb::flow::graph graph;
+  using ReaderNode = tbb::flow::async_node<uint32_t, Chunk*>;
+  struct Assignment {
+    uint32_t job;
+    ReaderNode::gateway_type* gateway;
+  };
+  tbb::concurrent_bounded_queue<Assignment> assignments;
+  constexpr uint32_t kStop = UINT32_MAX;
+
+  ReaderNode reader_node(graph, tbb::flow::unlimited,
+                         [&](uint32_t job, ReaderNode::gateway_type& gateway) {
+                           gateway.reserve_wait();  // keep the graph alive until the layer is read
+                           assignments.push(Assignment{job, &gateway});
+                         });
+  tbb::flow::function_node<Chunk*> matcher_node(graph, tbb::flow::unlimited,
+                                                [&](Chunk* chunk) { MatchChunk(chunk); });
+  tbb::flow::make_edge(reader_node, matcher_node);
+
+  PathFilter filter(options_.excluded_path_patterns);
+  std::vector<std::thread> reader_threads;
+  for (size_t r = 0; r < readers; ++r) {
+    reader_threads.emplace_back([&] {
+      ReaderNode::gateway_type* gateway = nullptr;
+      LayerReader reader(*pool_, filter, context_bytes, options_.scan_binaries,
+                         [&gateway](Chunk* chunk) { gateway->try_put(chunk); });
+      for (;;) {
+        Assignment assignment{};
+        assignments.pop(assignment);
+        if (assignment.job == kStop) return;
+        gateway = assignment.gateway;
+        ReadJob(assignment.job, reader);
+        layers_done_.fetch_add(1, std::memory_order_relaxed);
+        gateway->release_wait();
+      }
+    });
+  }
+
+  std::mutex progress_mutex;
+  std::condition_variable progress_cv;
+  bool scanning = true;
+  std::thread progress_thread;
+  if (options_.on_progress) {
+    uint64_t total_stored = 0;
+    for (const Job& job : jobs_) total_stored += job.layer ? job.layer->size_bytes : 0;
+    progress_thread = std::thread([&, total_stored] {
+      std::unique_lock<std::mutex> lock(progress_mutex);
+      while (!progress_cv.wait_for(lock, std::chrono::milliseconds(200), [&] { return !scanning; })) {
+        options_.on_progress(ScanProgress{stored_bytes_done_.load(), total_stored,
+                                          layers_done_.load(), jobs_.size(), SecondsSince(start)});
+      }
+    });
+  }
+
+  for (uint32_t j = 0; j < jobs_.size(); ++j) reader_node.try_put(j);
+  graph.wait_for_all();
+  for (size_t r = 0; r < readers; ++r) assignments.push(Assignment{kStop, nullptr});
+  for (std::thread& thread : reader_threads) thread.join();
+  if (progress_thread.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(progress_mutex);
+      scanning = false;
+    }
+    progress_cv.notify_all();
+    progress_thread.join();
+  }
+
+  for (uint32_t j = 0; j < jobs_.size(); ++j) FinishJob(j);
+  Collect();
+  result_.wall_seconds = SecondsSince(start);
+  return std::move(result_);
+}
+
+}  // namespace
+
+Scanner::Scanner(const PatternDatabase& database, ScanOptions options)
+    : database_(database), options_(std::move(options)) {}
+
+ScanResult Scanner::Scan(const std::vector<std::string>& target_specs) {
+  ScanRun run(database_, options_);
+  return run.Run(target_specs);
+}
+
+}  // namespace layersift

@@ -1,0 +1,319 @@
+#include "layersift/engine/target.h"
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "layersift/engine/decompress.h"
+#include "layersift/engine/digest.h"
+#include "layersift/engine/entry_source.h"
+#include "layersift/fetch/file_source.h"
+
+namespace layersift {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+constexpr size_t kMaxMetadataBytes = 16 << 20;  // index, manifests and configs are small JSON
+
+constexpr std::string_view kOciIndex = "application/vnd.oci.image.index.v1+json";
+constexpr std::string_view kDockerManifestList =
+    "application/vnd.docker.distribution.manifest.list.v2+json";
+
+std::string ReadSource(ByteSource& source, const std::string& what) {
+  std::string text;
+  for (std::span<const uint8_t> block = source.Next(); !block.empty(); block = source.Next()) {
+    if (text.size() + block.size() > kMaxMetadataBytes) {
+      throw SourceError(what + " is larger than " + std::to_string(kMaxMetadataBytes) + " bytes");
+    }
+    text.append(reinterpret_cast<const char*>(block.data()), block.size());
+  }
+  return text;
+}
+
+json ParseJson(const std::string& text, const std::string& what) {
+  try {
+    return json::parse(text);
+  } catch (const json::exception& e) {
+    throw TargetError(what + " is not valid JSON: " + e.what());
+  }
+}
+
+std::string PlatformOf(const json& config) {
+  if (!config.is_object()) return "";
+  const std::string os = config.value("os", "");
+  const std::string arch = config.value("architecture", "");
+  if (os.empty() && arch.empty()) return "";
+  std::string platform = os + "/" + arch;
+  const std::string variant = config.value("variant", "");
+  if (!variant.empty()) platform += "/" + variant;
+  return platform;
+}
+
+bool ValidDigest(const std::string& digest) {
+  if (digest.size() != 7 + 64 || digest.rfind("sha256:", 0) != 0) return false;
+  return digest.find_first_not_of("0123456789abcdef", 7) == std::string::npos;
+}
+
+class OciLayout {
+ public:
+  explicit OciLayout(std::string dir) : dir_(std::move(dir)) {}
+
+  std::string BlobPath(const std::string& digest) const {
+    if (!ValidDigest(digest)) throw TargetError("unsupported or malformed digest '" + digest + "'");
+    return dir_ + "/blobs/sha256/" + digest.substr(7);
+  }
+
+  // Reads and verifies a small blob (index, manifest, config).
+  json ReadJsonBlob(const std::string& digest, const std::string& what) const {
+    const std::string path = BlobPath(digest);
+    try {
+      DigestingSource source(std::make_unique<FileSource>(path), digest);
+      return ParseJson(ReadSource(source, what), what + " " + digest);
+    } catch (const SourceError& e) {
+      throw TargetError(what + " " + digest + ": " + e.what());
+    }
+  }
+
+  void AddManifest(const json& descriptor, const std::string& reference,
+                   std::vector<ImageDescriptor>& images, int depth) const {
+    const std::string media_type = descriptor.value("mediaType", "");
+    const std::string digest = descriptor.value("digest", "");
+    if (media_type == kOciIndex || media_type == kDockerManifestList) {
+      if (depth > 4) throw TargetError("image index nesting deeper than 4 levels at " + digest);
+      const json index = ReadJsonBlob(digest, "image index");
+      for (const json& child : index.value("manifests", json::array())) {
+        // BuildKit stores provenance and SBOM attestations as pseudo-images: not image content.
+        const json annotations = child.value("annotations", json::object());
+        if (annotations.value("vnd.docker.reference.type", "") == "attestation-manifest") continue;
+        AddManifest(child, reference, images, depth + 1);
+      }
+      return;
+    }
+    const json manifest = ReadJsonBlob(digest, "image manifest");
+    if (manifest.value("schemaVersion", 0) != 2) {
+      throw TargetError("image manifest " + digest + " has an unsupported schemaVersion");
+    }
+    ImageDescriptor image;
+    image.image_digest = digest;
+    image.reference = reference;
+    const json config_descriptor = manifest.value("config", json::object());
+    const std::string config_digest = config_descriptor.value("digest", "");
+    if (!config_digest.empty()) {
+      image.platform = PlatformOf(ReadJsonBlob(config_digest, "image config"));
+    }
+    if (image.platform.empty() && descriptor.contains("platform")) {
+      image.platform = PlatformOf(descriptor["platform"]);
+    }
+    int index = 0;
+    for (const json& layer : manifest.value("layers", json::array())) {
+      LayerDescriptor desc;
+      desc.index = index++;
+      desc.digest = layer.value("digest", "");
+      desc.media_type = layer.value("mediaType", "");
+      desc.size_bytes = layer.value("size", uint64_t{0});
+      desc.verify_digest = true;
+      const std::string path = BlobPath(desc.digest);
+      desc.open = [path] { return std::make_unique<FileSource>(path); };
+      image.layers.push_back(std::move(desc));
+    }
+    images.push_back(std::move(image));
+  }
+
+  std::vector<ImageDescriptor> Resolve(const std::string& tag) const {
+    std::ifstream in(dir_ + "/index.json", std::ios::binary);
+    if (!in) throw TargetError("cannot read " + dir_ + "/index.json");
+    std::stringstream text;
+    text << in.rdbuf();
+    const json index = ParseJson(text.str(), dir_ + "/index.json");
+    std::vector<ImageDescriptor> images;
+    std::vector<std::string> available;
+    for (const json& descriptor : index.value("manifests", json::array())) {
+      const json annotations = descriptor.value("annotations", json::object());
+      const std::string name = annotations.value("org.opencontainers.image.ref.name", "");
+      if (!name.empty()) available.push_back(name);
+      if (!tag.empty() && name != tag) continue;
+      AddManifest(descriptor, name, images, 0);
+    }
+    if (!tag.empty() && images.empty()) {
+      std::string list;
+      for (const std::string& name : available) list += (list.empty() ? "" : ", ") + name;
+      throw TargetError("tag '" + tag + "' not found in " + dir_ +
+                        (list.empty() ? " (it has no tagged manifest)" : " (tags: " + list + ")"));
+    }
+    return images;
+  }
+
+ private:
+  std::string dir_;
+};
+
+std::vector<ImageDescriptor> ResolveDockerArchive(const std::string& path) {
+  json manifest;
+  try {
+    manifest = ParseJson(ReadTarMember(path, "manifest.json", kMaxMetadataBytes),
+                         path + " manifest.json");
+  } catch (const SourceError& e) {
+    throw TargetError(e.what());
+  }
+  if (!manifest.is_array()) throw TargetError(path + ": manifest.json is not a list of images");
+  std::vector<ImageDescriptor> images;
+  for (const json& entry : manifest) {
+    ImageDescriptor image;
+    const std::string config_path = entry.value("Config", "");
+    const json tags = entry.value("RepoTags", json::array());
+    if (tags.is_array() && !tags.empty() && tags[0].is_string()) image.reference = tags[0];
+    json config;
+    if (!config_path.empty()) {
+      try {
+        const std::string config_text = ReadTarMember(path, config_path, kMaxMetadataBytes);
+        image.image_digest = "sha256:" + Sha256::HexOf(config_text);  // docker's image ID
+        config = ParseJson(config_text, path + " " + config_path);
+      } catch (const SourceError& e) {
+        throw TargetError(e.what());
+      }
+      image.platform = PlatformOf(config);
+    }
+    const json diff_ids = config.is_object() && config.contains("rootfs")
+                              ? config["rootfs"].value("diff_ids", json::array())
+                              : json::array();
+    int index = 0;
+    for (const json& layer_path_json : entry.value("Layers", json::array())) {
+      const std::string layer_path = layer_path_json.get<std::string>();
+      LayerDescriptor desc;
+      desc.index = index;
+      // Newer docker save output names layers blobs/sha256/<hex>: the path is the digest, so it is
+      // verified. Classic output names them <id>/layer.tar: report the diff_id from the config.
+      const std::string prefix = "blobs/sha256/";
+      if (layer_path.rfind(prefix, 0) == 0 && ValidDigest("sha256:" + layer_path.substr(prefix.size()))) {
+        desc.digest = "sha256:" + layer_path.substr(prefix.size());
+        desc.verify_digest = true;
+      } else if (diff_ids.is_array() && static_cast<size_t>(index) < diff_ids.size()) {
+        desc.digest = diff_ids[static_cast<size_t>(index)].get<std::string>();
+      }
+      desc.open = [path, layer_path] { return NewTarMemberSource(path, layer_path); };
+      image.layers.push_back(std::move(desc));
+      ++index;
+    }
+    images.push_back(std::move(image));
+  }
+  return images;
+}
+
+std::vector<ImageDescriptor> ResolveLayerFile(const std::string& path) {
+  std::error_code ec;
+  const uint64_t size = fs::file_size(path, ec);
+  if (ec) throw TargetError("cannot read layer " + path + ": " + ec.message());
+  LayerDescriptor desc;
+  desc.index = 0;
+  desc.size_bytes = size;
+  desc.open = [path] { return std::make_unique<FileSource>(path); };
+  ImageDescriptor image;
+  image.layers.push_back(std::move(desc));
+  return {image};
+}
+
+// Recognises a bare path by what it holds.
+TargetKind Sniff(const std::string& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    return fs::exists(fs::path(path) / "oci-layout", ec) ? TargetKind::kOciLayout
+                                                          : TargetKind::kDirectory;
+  }
+  if (!fs::exists(path, ec)) throw TargetError(path + " does not exist");
+  uint8_t head[512 + 8] = {};
+  std::ifstream in(path, std::ios::binary);
+  in.read(reinterpret_cast<char*>(head), sizeof(head));
+  const size_t got = static_cast<size_t>(in.gcount());
+  if ((got >= 2 && head[0] == 0x1f && head[1] == 0x8b) ||
+      (got >= 4 && head[0] == 0x28 && head[1] == 0xb5 && head[2] == 0x2f && head[3] == 0xfd)) {
+    return TargetKind::kLayer;
+  }
+  if (got >= 262 && std::string_view(reinterpret_cast<char*>(head) + 257, 5) == "ustar") {
+    try {
+      for (const std::string& name : ListTarMembers(path, 1 << 20)) {
+        if (name == "manifest.json") return TargetKind::kDockerArchive;
+      }
+    } catch (const SourceError&) {
+      // Not a readable tar after all: scan it as a layer and let the layer report why.
+    }
+    return TargetKind::kLayer;
+  }
+  return TargetKind::kDirectory;
+}
+
+}  // namespace
+
+std::string_view TargetKindName(TargetKind kind) {
+  switch (kind) {
+    case TargetKind::kOciLayout: return "oci";
+    case TargetKind::kDockerArchive: return "docker-archive";
+    case TargetKind::kLayer: return "layer";
+    case TargetKind::kDirectory: return "dir";
+  }
+  return "?";
+}
+
+Target ResolveTarget(const std::string& spec) {
+  Target target;
+  target.spec = spec;
+  std::string rest = spec;
+  std::string tag;
+  auto take_prefix = [&](std::string_view prefix) {
+    if (rest.rfind(prefix, 0) != 0) return false;
+    rest = rest.substr(prefix.size());
+    return true;
+  };
+  if (take_prefix("oci:")) {
+    target.kind = TargetKind::kOciLayout;
+    std::error_code ec;
+    const size_t colon = rest.rfind(':');
+    if (!fs::is_directory(rest, ec) && colon != std::string::npos &&
+        rest.find('/', colon) == std::string::npos) {
+      tag = rest.substr(colon + 1);
+      rest = rest.substr(0, colon);
+    }
+  } else if (take_prefix("docker-archive:")) {
+    target.kind = TargetKind::kDockerArchive;
+  } else if (take_prefix("layer:")) {
+    target.kind = TargetKind::kLayer;
+  } else if (take_prefix("dir:")) {
+    target.kind = TargetKind::kDirectory;
+  } else {
+    const size_t colon = spec.find(':');
+    if (colon != std::string::npos && colon > 1 && !fs::exists(spec) &&
+        spec.find('/') > colon) {
+      throw TargetError(spec + ": unknown transport '" + spec.substr(0, colon) +
+                        "' (expected oci:, docker-archive:, layer: or dir:)");
+    }
+    target.kind = Sniff(spec);
+  }
+  if (rest.empty()) throw TargetError(spec + ": no path given");
+  target.path = rest;
+  std::error_code ec;
+  if (!fs::exists(rest, ec)) throw TargetError(spec + ": " + rest + " does not exist");
+  try {
+    switch (target.kind) {
+      case TargetKind::kOciLayout:
+        if (!fs::is_directory(rest, ec)) throw TargetError(rest + " is not a directory");
+        target.images = OciLayout(rest).Resolve(tag);
+        break;
+      case TargetKind::kDockerArchive:
+        target.images = ResolveDockerArchive(rest);
+        break;
+      case TargetKind::kLayer:
+        target.images = ResolveLayerFile(rest);
+        break;
+      case TargetKind::kDirectory:
+        break;
+    }
+  } catch (const TargetError& e) {
+    throw TargetError(spec + ": " + e.what());
+  }
+  return target;
+}
+
+}  // namespace layersift

@@ -1,0 +1,162 @@
+// The default backend: a Vectorscan literal database of every rule's keywords finds the keyword
+// occurrences; RE2::Set runs only over the windows around them, and each rule the set reports is
+// confirmed by its own RE2 around each of its occurrences.
+#include <hs/hs.h>
+
+#include <algorithm>
+
+#include "matcher_internal.h"
+
+namespace layersift::matcher_internal {
+namespace {
+
+struct HsDatabaseDeleter {
+  void operator()(hs_database_t* db) const { hs_free_database(db); }
+};
+struct HsScratchDeleter {
+  void operator()(hs_scratch_t* scratch) const { hs_free_scratch(scratch); }
+};
+
+class VectorscanDatabase;
+
+class VectorscanScanContext final : public ScanContext {
+ public:
+  VectorscanScanContext(const RuleTable& table, const hs_database_t* db)
+      : table_(table), db_(db), confirmer_(table), rule_marks_(table.rules.size(), 0) {
+    hs_scratch_t* scratch = nullptr;
+    if (hs_alloc_scratch(db, &scratch) != HS_SUCCESS) {
+      throw MatcherError("cannot allocate Vectorscan scratch space");
+    }
+    scratch_.reset(scratch);
+  }
+
+  void Scan(std::span<const uint8_t> bytes, size_t own_begin, size_t own_end,
+            std::vector<RuleMatch>& out) override {
+    const std::string_view buffer(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    hits_.clear();
+    own_begin_ = own_begin;
+    own_end_ = own_end;
+    // Occurrences starting in the context part of the buffer belong to the neighbouring chunk;
+    // scanning from own_begin (not 0) would miss none of ours, but the keyword may start before
+    // own_begin only if it is not ours, so the scan can begin there.
+    const size_t scan_end = std::min(buffer.size(), own_end + MaxKeywordBytes());
+    if (own_begin >= scan_end) return;
+    const hs_error_t rc =
+        hs_scan(db_, buffer.data() + own_begin, static_cast<unsigned>(scan_end - own_begin), 0,
+                scratch_.get(), &VectorscanScanContext::OnKeyword, this);
+    if (rc != HS_SUCCESS) {
+      throw MatcherError("Vectorscan scan failed with error " + std::to_string(rc));
+    }
+    if (hits_.empty()) return;
+    const size_t first = out.size();
+    std::sort(hits_.begin(), hits_.end(),
+              [](const KeywordHit& a, const KeywordHit& b) { return a.begin < b.begin; });
+    // Group occurrences whose windows overlap into regions; one RE2::Set pass per region.
+    size_t region_first = 0;
+    while (region_first < hits_.size()) {
+      size_t region_begin = WindowBegin(hits_[region_first]);
+      size_t region_end = WindowEnd(hits_[region_first], buffer.size());
+      size_t region_last = region_first + 1;
+      while (region_last < hits_.size() && WindowBegin(hits_[region_last]) <= region_end) {
+        region_end = std::max(region_end, WindowEnd(hits_[region_last], buffer.size()));
+        ++region_last;
+      }
+      confirmer_.MatchSet(buffer.substr(region_begin, region_end - region_begin), matched_);
+      if (!matched_.empty()) {
+        for (int r : matched_) rule_marks_[static_cast<size_t>(r)] = 1;
+        for (size_t h = region_first; h < region_last; ++h) {
+          for (uint32_t rule : table_.keyword_rules[hits_[h].keyword]) {
+            if (rule_marks_[rule]) confirmer_.Confirm(rule, hits_[h], buffer, out);
+          }
+        }
+        for (int r : matched_) rule_marks_[static_cast<size_t>(r)] = 0;
+      }
+      region_first = region_last;
+    }
+    SortAndDeduplicate(out, first);
+  }
+
+ private:
+  static int OnKeyword(unsigned int id, unsigned long long /*from*/, unsigned long long to,
+                       unsigned int /*flags*/, void* context) {
+    auto* self = static_cast<VectorscanScanContext*>(context);
+    const size_t begin = self->own_begin_ + to - self->table_.keywords[id].size();
+    if (begin < self->own_end_) self->hits_.push_back(KeywordHit{id, static_cast<uint32_t>(begin)});
+    return 0;  // keep scanning
+  }
+
+  size_t MaxKeywordBytes() const {
+    size_t longest = 0;
+    for (const std::string& k : table_.keywords) longest = std::max(longest, k.size());
+    return longest;
+  }
+  size_t WindowBegin(const KeywordHit& hit) const {
+    const size_t end = hit.begin + table_.keywords[hit.keyword].size();
+    const size_t window = table_.keyword_window_bytes[hit.keyword];
+    return end > window ? end - window : 0;
+  }
+  size_t WindowEnd(const KeywordHit& hit, size_t buffer_size) const {
+    return std::min(buffer_size, static_cast<size_t>(hit.begin) +
+                                     table_.keyword_window_bytes[hit.keyword]);
+  }
+
+  const RuleTable& table_;
+  const hs_database_t* db_;
+  std::unique_ptr<hs_scratch_t, HsScratchDeleter> scratch_;
+  Confirmer confirmer_;
+  std::vector<KeywordHit> hits_;
+  std::vector<int> matched_;
+  std::vector<uint8_t> rule_marks_;
+  size_t own_begin_ = 0;
+  size_t own_end_ = 0;
+};
+
+class VectorscanDatabase final : public PatternDatabase {
+ public:
+  explicit VectorscanDatabase(std::unique_ptr<RuleTable> table) : table_(std::move(table)) {
+    Confirmer validate(*table_);  // reject bad patterns here, not in a worker
+    std::vector<const char*> literals;
+    std::vector<size_t> lengths;
+    std::vector<unsigned> flags;
+    std::vector<unsigned> ids;
+    for (uint32_t k = 0; k < table_->keywords.size(); ++k) {
+      literals.push_back(table_->keywords[k].data());
+      lengths.push_back(table_->keywords[k].size());
+      flags.push_back(HS_FLAG_CASELESS);
+      ids.push_back(k);
+    }
+    hs_database_t* db = nullptr;
+    hs_compile_error_t* error = nullptr;
+    if (hs_compile_lit_multi(literals.data(), flags.data(), ids.data(), lengths.data(),
+                             static_cast<unsigned>(literals.size()), HS_MODE_BLOCK, nullptr, &db,
+                             &error) != HS_SUCCESS) {
+      std::string message = error && error->message ? error->message : "unknown error";
+      const int bad = error ? error->expression : -1;
+      hs_free_compile_error(error);
+      throw RuleError("Vectorscan cannot compile keyword" +
+                      (bad >= 0 ? " '" + table_->keywords[static_cast<size_t>(bad)] + "'"
+                                : std::string()) +
+                      ": " + message);
+    }
+    db_.reset(db);
+  }
+
+  const std::vector<Rule>& rules() const override { return table_->rules; }
+  const MatcherOptions& options() const override { return table_->options; }
+  size_t context_bytes() const override { return table_->context_bytes; }
+  std::unique_ptr<ScanContext> NewContext() const override {
+    return std::make_unique<VectorscanScanContext>(*table_, db_.get());
+  }
+
+ private:
+  std::unique_ptr<RuleTable> table_;
+  std::unique_ptr<hs_database_t, HsDatabaseDeleter> db_;
+};
+
+}  // namespace
+
+std::unique_ptr<const PatternDatabase> NewVectorscanDatabase(std::unique_ptr<RuleTable> table) {
+  return std::make_unique<VectorscanDatabase>(std::move(table));
+}
+
+}  // namespace layersift::matcher_internal

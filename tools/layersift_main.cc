@@ -1,0 +1,230 @@
+// The layersift command line: parses flags and composes the libraries; no scanning logic here.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "layersift/engine/matcher.h"
+#include "layersift/engine/report.h"
+#include "layersift/engine/rule_check.h"
+#include "layersift/engine/path_filter.h"
+#include "layersift/engine/scanner.h"
+#include "layersift/rules/rule_loader.h"
+#include "size_parse.h"
+
+namespace {
+
+using namespace layersift;
+
+// Exit codes, documented in --help and README.md.
+constexpr int kExitClean = 0;
+constexpr int kExitFindings = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitIncomplete = 3;
+
+struct RuleFlags {
+  std::vector<std::string> rule_paths;
+  bool no_builtin = false;
+  std::string engine = "vectorscan";
+
+  void AddTo(CLI::App& app) {
+    app.add_option("--rules", rule_paths,
+                   "Add the rules of a YAML file, or of every .yaml/.yml file in a directory "
+                   "(repeatable). See rules/README.md for the format.");
+    app.add_flag("--no-builtin-rules", no_builtin, "Use only the rules given with --rules");
+    app.add_option("--engine", engine, "Matcher backend: vectorscan (default, fast) or re2")
+        ->check(CLI::IsMember({"vectorscan", "re2"}));
+  }
+
+  std::vector<Rule> Load() const {
+    std::vector<Rule> rules;
+    if (!no_builtin) rules = BuiltinRules();
+    for (const std::string& path : rule_paths) MergeRules(rules, LoadRulesFromPath(path));
+    if (rules.empty()) throw RuleError("no rules: --no-builtin-rules needs --rules");
+    return rules;
+  }
+};
+
+struct ScanFlags {
+  RuleFlags rules;
+  std::vector<std::string> targets;
+  std::string format = "text";
+  std::string output;
+  unsigned threads = 0;
+  std::string max_memory = "512MiB";
+  std::string chunk_size = "1MiB";
+  std::vector<std::string> exclude_paths;
+  bool no_default_excludes = false;
+  bool scan_binaries = false;
+  bool show_secrets = false;
+  bool quiet = false;
+  bool stats = false;
+};
+
+void PrintProgress(const ScanProgress& p) {
+  const double mb_done = static_cast<double>(p.stored_bytes_done) / 1e6;
+  const double rate = p.elapsed_seconds > 0 ? mb_done / p.elapsed_seconds : 0;
+  if (p.stored_bytes_total > 0) {
+    std::fprintf(stderr, "\r\033[K%.1f / %.1f MB read (%.0f%%), %.0f MB/s, layers %llu/%llu", mb_done,
+                 static_cast<double>(p.stored_bytes_total) / 1e6,
+                 100.0 * static_cast<double>(p.stored_bytes_done) / static_cast<double>(p.stored_bytes_total),
+                 rate, static_cast<unsigned long long>(p.layers_done),
+                 static_cast<unsigned long long>(p.layers_total));
+  } else {
+    std::fprintf(stderr, "\r\033[K%.1f MB read, %.0f MB/s, layers %llu/%llu", mb_done, rate,
+                 static_cast<unsigned long long>(p.layers_done),
+                 static_cast<unsigned long long>(p.layers_total));
+  }
+  std::fflush(stderr);
+}
+
+int RunScan(const ScanFlags& flags) {
+  MatcherOptions matcher_options;
+  matcher_options.engine = ParseMatchEngine(flags.rules.engine);
+  const std::vector<Rule> rules = flags.rules.Load();
+  const auto database = PatternDatabase::Compile(rules, matcher_options);
+
+  ScanOptions options;
+  options.threads = flags.threads;
+  options.max_memory_bytes = ParseByteSize(flags.max_memory, "--max-memory");
+  options.chunk_bytes = static_cast<size_t>(ParseByteSize(flags.chunk_size, "--chunk-size"));
+  options.scan_binaries = flags.scan_binaries;
+  if (!flags.no_default_excludes) options.excluded_path_patterns = DefaultExcludedPathPatterns();
+  options.excluded_path_patterns.insert(options.excluded_path_patterns.end(),
+                                        flags.exclude_paths.begin(), flags.exclude_paths.end());
+  { PathFilter validate(options.excluded_path_patterns); }  // bad regex: usage error, before scanning
+  const bool show_progress = !flags.quiet && isatty(STDERR_FILENO);
+  if (show_progress) options.on_progress = PrintProgress;
+
+  const ScanResult result = Scanner(*database, options).Scan(flags.targets);
+  if (show_progress) std::fprintf(stderr, "\r\033[K");
+
+  std::ofstream file;
+  if (!flags.output.empty()) {
+    file.open(flags.output, std::ios::binary | std::ios::trunc);
+    if (!file) throw std::runtime_error("cannot write " + flags.output);
+  }
+  std::ostream& out = flags.output.empty() ? std::cout : file;
+  ReportOptions report_options;
+  report_options.show_secrets = flags.show_secrets;
+  report_options.include_stats = flags.stats;
+  report_options.color = flags.output.empty() && isatty(STDOUT_FILENO);
+  const ReportFormat format = ParseReportFormat(flags.format);
+  PushReport(result, *NewReportWriter(format, result, database->rules(), report_options, out));
+  out.flush();
+  if (!out) throw std::runtime_error("error writing the report");
+  if (format != ReportFormat::kText && !flags.quiet) {
+    // Machine formats go to the output; a one-line summary still helps the person who ran it.
+    std::fprintf(stderr, "layersift: %zu findings, %zu errors, %.1f MB in %.2f s\n",
+                 result.findings.size(), result.errors.size(),
+                 static_cast<double>(result.totals.uncompressed_bytes) / 1e6, result.wall_seconds);
+    if (flags.stats) {
+      const StageStats& s = result.totals;
+      std::fprintf(stderr,
+                   "stages (s, summed over threads): read %.3f decompress %.3f walk %.3f match %.3f; "
+                   "files %llu scanned, %llu excluded, %llu binary skipped\n",
+                   s.read_seconds, s.decompress_seconds, s.walk_seconds, s.match_seconds,
+                   static_cast<unsigned long long>(s.files_scanned),
+                   static_cast<unsigned long long>(s.files_excluded),
+                   static_cast<unsigned long long>(s.files_binary_skipped));
+    }
+  }
+  if (result.incomplete()) return kExitIncomplete;
+  return result.findings.empty() ? kExitClean : kExitFindings;
+}
+
+int RunRulesList(const RuleFlags& flags) {
+  for (const Rule& rule : flags.Load()) {
+    std::printf("%-40s %-18s %-8s %s\n", rule.id.c_str(), rule.kind.c_str(),
+                rule.enabled ? "enabled" : "disabled", rule.name.c_str());
+  }
+  return kExitClean;
+}
+
+int RunRulesCheck(const RuleFlags& flags) {
+  const std::vector<Rule> rules = flags.Load();
+  const auto failures = CheckRuleExamples(rules, ParseMatchEngine(flags.engine));
+  for (const RuleCheckFailure& f : failures) {
+    std::printf("FAIL %s: %s\n", f.rule_id.c_str(), f.message.c_str());
+  }
+  std::printf("%zu rules checked with %s: %zu failure%s\n", rules.size(), flags.engine.c_str(),
+              failures.size(), failures.size() == 1 ? "" : "s");
+  return failures.empty() ? kExitClean : kExitFindings;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"layersift: find leaked secrets in container image layers"};
+  app.require_subcommand(1);
+  app.footer(
+      "Exit codes: 0 no findings, 1 findings, 2 usage or rule error, 3 incomplete (some target or "
+      "layer could not be scanned; findings are still reported).");
+
+  ScanFlags scan;
+  CLI::App* scan_cmd = app.add_subcommand("scan", "Scan images, layers and directories for secrets");
+  scan_cmd->add_option("targets", scan.targets,
+                       "What to scan: oci:DIR[:TAG] (OCI image layout; every manifest if no tag), "
+                       "docker-archive:FILE (docker save output), layer:FILE (one layer blob: "
+                       "tar, tar+gzip or tar+zstd), dir:PATH (files as they are). A bare path is "
+                       "recognised by its content.")
+      ->required();
+  scan.rules.AddTo(*scan_cmd);
+  scan_cmd->add_option("--format", scan.format, "Report format: text (default), json, jsonl")
+      ->check(CLI::IsMember({"text", "json", "jsonl"}));
+  scan_cmd->add_option("-o,--output", scan.output, "Write the report to FILE instead of stdout");
+  scan_cmd->add_option("--threads", scan.threads, "Matcher threads (default: all cores)")
+      ->check(CLI::Range(0u, 1024u));
+  scan_cmd->add_option("--max-memory", scan.max_memory,
+                       "Memory ceiling for buffered layer data and layers in flight, e.g. 512MiB "
+                       "(default), 2GiB");
+  scan_cmd->add_option("--chunk-size", scan.chunk_size,
+                       "Bytes of file data per matcher work unit (default 1MiB; at least 8KiB is "
+                       "used)");
+  scan_cmd->add_option("--exclude-path", scan.exclude_paths,
+                       "Skip files whose path (with a leading /) matches this RE2 regex "
+                       "(repeatable; added to the default exclusions)");
+  scan_cmd->add_flag("--no-default-excludes", scan.no_default_excludes,
+                     "Do not apply the built-in path exclusions (rules/default-excluded-paths.txt)");
+  scan_cmd->add_flag("--scan-binaries", scan.scan_binaries,
+                     "Also scan files with a NUL byte in their first 8 KiB");
+  scan_cmd->add_flag("--show-secrets", scan.show_secrets,
+                     "Print raw secrets in the report (they are redacted by default)");
+  scan_cmd->add_flag("-q,--quiet", scan.quiet, "No progress line or summary on stderr");
+  scan_cmd->add_flag("--stats", scan.stats, "Print per-stage statistics");
+
+  CLI::App* rules_cmd = app.add_subcommand("rules", "Inspect and check rule sets");
+  rules_cmd->require_subcommand(1);
+  RuleFlags list_flags;
+  CLI::App* list_cmd = rules_cmd->add_subcommand("list", "List the rules in effect");
+  list_flags.AddTo(*list_cmd);
+  RuleFlags check_flags;
+  CLI::App* check_cmd = rules_cmd->add_subcommand(
+      "check", "Prove every rule against its examples and negative examples");
+  check_flags.AddTo(*check_cmd);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? kExitClean : kExitUsage;
+  }
+  try {
+    if (scan_cmd->parsed()) return RunScan(scan);
+    if (list_cmd->parsed()) return RunRulesList(list_flags);
+    if (check_cmd->parsed()) return RunRulesCheck(check_flags);
+  } catch (const RuleError& e) {
+    std::fprintf(stderr, "layersift: rule error: %s\n", e.what());
+    return kExitUsage;
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "layersift: %s\n", e.what());
+    return kExitUsage;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "layersift: %s\n", e.what());
+    return kExitIncomplete;
+  }
+  return kExitUsage;
+}
