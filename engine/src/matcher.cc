@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cmath>
 
 #include "layersift/engine/matcher.h"
@@ -21,9 +22,10 @@ RuleTable::RuleTable(const std::vector<Rule>& all_rules, const MatcherOptions& m
     if (rule.enabled) rules.push_back(rule);
   }
   rule_keywords.resize(rules.size());
-  size_t longest_keyword = 0;
   for (uint32_t r = 0; r < rules.size(); ++r) {
-    for (const std::string& keyword : rules[r].keywords) {
+    for (std::string keyword : rules[r].keywords) {
+      // The prefilter compares lower-case; rules built in code may not be.
+      for (char& c : keyword) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       auto it = std::find(keywords.begin(), keywords.end(), keyword);
       const uint32_t k = static_cast<uint32_t>(it - keywords.begin());
       if (it == keywords.end()) {
@@ -35,11 +37,11 @@ RuleTable::RuleTable(const std::vector<Rule>& all_rules, const MatcherOptions& m
       rule_keywords[r].push_back(k);
       keyword_window_bytes[k] =
           std::max<uint32_t>(keyword_window_bytes[k], static_cast<uint32_t>(rules[r].max_match_bytes));
-      longest_keyword = std::max(longest_keyword, keyword.size());
+      longest_keyword_bytes = std::max(longest_keyword_bytes, keyword.size());
     }
     context_bytes = std::max(context_bytes, rules[r].max_match_bytes);
   }
-  context_bytes += longest_keyword;
+  context_bytes += longest_keyword_bytes;
 }
 
 namespace {

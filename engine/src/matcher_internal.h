@@ -28,6 +28,7 @@ struct RuleTable {
   std::vector<std::vector<uint32_t>> keyword_rules; // keyword -> rules that list it
   std::vector<std::vector<uint32_t>> rule_keywords; // rule -> its keywords
   std::vector<uint32_t> keyword_window_bytes;       // keyword -> largest max_match_bytes of its rules
+  size_t longest_keyword_bytes = 0;
   size_t context_bytes = 0;
 };
 

@@ -36,10 +36,9 @@ class VectorscanScanContext final : public ScanContext {
     hits_.clear();
     own_begin_ = own_begin;
     own_end_ = own_end;
-    // Occurrences starting in the context part of the buffer belong to the neighbouring chunk;
-    // scanning from own_begin (not 0) would miss none of ours, but the keyword may start before
-    // own_begin only if it is not ours, so the scan can begin there.
-    const size_t scan_end = std::min(buffer.size(), own_end + MaxKeywordBytes());
+    // Occurrences starting outside [own_begin, own_end) belong to a neighbouring piece, so the
+    // literal scan covers only ours (plus the tail of a keyword starting just before own_end).
+    const size_t scan_end = std::min(buffer.size(), own_end + table_.longest_keyword_bytes);
     if (own_begin >= scan_end) return;
     const hs_error_t rc =
         hs_scan(db_, buffer.data() + own_begin, static_cast<unsigned>(scan_end - own_begin), 0,
@@ -85,11 +84,6 @@ class VectorscanScanContext final : public ScanContext {
     return 0;  // keep scanning
   }
 
-  size_t MaxKeywordBytes() const {
-    size_t longest = 0;
-    for (const std::string& k : table_.keywords) longest = std::max(longest, k.size());
-    return longest;
-  }
   size_t WindowBegin(const KeywordHit& hit) const {
     const size_t end = hit.begin + table_.keywords[hit.keyword].size();
     const size_t window = table_.keyword_window_bytes[hit.keyword];

@@ -1,0 +1,189 @@
+#!/usr/bin/env python3
+"""End-to-end tests of the layersift command line against the generated corpus.
+
+Run by ctest as: cli_test.py --binary build/layersift --corpus build/corpus --source .
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+ARGS = None
+FINDING_FIELDS = {
+    "rule_id", "rule_name", "kind", "target", "image_digest", "platform", "layer_index",
+    "layer_digest", "path", "line", "column", "offset", "secret_redacted", "secret_sha256",
+    "fingerprint",
+}
+
+
+def run(*args, check_codes=None):
+    proc = subprocess.run([ARGS.binary, *args], capture_output=True, text=True, timeout=300)
+    if check_codes is not None and proc.returncode not in check_codes:
+        raise AssertionError(f"exit {proc.returncode} for {args}\nstdout:{proc.stdout[-2000:]}\n"
+                             f"stderr:{proc.stderr[-2000:]}")
+    return proc
+
+
+def golden():
+    with open(os.path.join(ARGS.corpus, "golden.json")) as f:
+        return json.load(f)
+
+
+def target(name):
+    return golden()["targets"][name]
+
+
+class CliTest(unittest.TestCase):
+    def scan_json(self, *args, codes=(0, 1, 3)):
+        proc = run("scan", "--quiet", "--format", "json", *args, check_codes=codes)
+        return proc.returncode, json.loads(proc.stdout)
+
+    def test_help_explains_targets_and_exit_codes(self):
+        proc = run("scan", "--help", check_codes=[0])
+        for text in ("oci:DIR", "docker-archive:FILE", "layer:FILE", "dir:PATH", "Exit codes",
+                     "--max-memory", "--exclude-path", "--show-secrets"):
+            self.assertIn(text, proc.stdout)
+
+    def test_usage_errors_exit_2(self):
+        self.assertEqual(run("scan").returncode, 2)
+        self.assertEqual(run("scan", "--bogus", "x").returncode, 2)
+        self.assertEqual(run("scan", "--engine", "grep", "x").returncode, 2)
+        proc = run("scan", "--max-memory", "lots", target("layer-gz"))
+        self.assertEqual(proc.returncode, 2)
+        self.assertIn("--max-memory", proc.stderr)
+        proc = run("scan", "--exclude-path", "(unclosed", target("layer-gz"))
+        self.assertEqual(proc.returncode, 2)
+        self.assertIn("(unclosed", proc.stderr)
+
+    def test_bad_rule_file_is_named(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+            f.write("rules:\n  - id: x\n    name: X\n    kind: k\n    pattern: '(?P<secret>[a'\n"
+                    "    keywords: [a]\n")
+        try:
+            proc = run("scan", "--rules", f.name, target("layer-gz"))
+            self.assertEqual(proc.returncode, 2)
+            self.assertIn(f.name, proc.stderr)
+            self.assertIn("'x'", proc.stderr)
+        finally:
+            os.unlink(f.name)
+
+    def test_json_document_and_redaction(self):
+        code, doc = self.scan_json(target("oci-demo"))
+        self.assertEqual(code, 1)
+        self.assertEqual(set(doc), {"version", "schema_version", "targets", "findings", "errors", "stats"})
+        self.assertTrue(doc["findings"])
+        for finding in doc["findings"]:
+            self.assertTrue(FINDING_FIELDS <= set(finding), FINDING_FIELDS - set(finding))
+            self.assertNotIn("secret", finding)
+            self.assertIn("\u2026", finding["secret_redacted"])
+            self.assertEqual(len(finding["secret_sha256"]), 64)
+            self.assertIsInstance(finding["layer_index"], int)
+            self.assertTrue(finding["layer_digest"].startswith("sha256:"))
+            self.assertTrue(finding["image_digest"].startswith("sha256:"))
+            self.assertEqual(finding["platform"], "linux/amd64")
+            self.assertGreaterEqual(finding["line"], 1)
+            self.assertGreaterEqual(finding["column"], 1)
+        # No raw secret anywhere in the default outputs.
+        _, shown = self.scan_json("--show-secrets", target("oci-demo"))
+        secrets = {f["secret"] for f in shown["findings"]}
+        self.assertEqual(len(shown["findings"]), len(doc["findings"]))
+        for fmt in ("json", "jsonl", "text"):
+            out = run("scan", "--quiet", "--format", fmt, target("oci-demo"), check_codes=[1]).stdout
+            for secret in secrets:
+                self.assertNotIn(secret, out, f"raw secret in {fmt} output")
+
+    def test_jsonl_streams_findings_errors_and_stats(self):
+        proc = run("scan", "--quiet", "--format", "jsonl", target("oci-broken"), check_codes=[3])
+        records = [json.loads(line) for line in proc.stdout.splitlines()]
+        types = [r["type"] for r in records]
+        self.assertIn("finding", types)
+        self.assertIn("error", types)
+        self.assertEqual(types[-1], "stats")
+        self.assertEqual(types, sorted(types, key=["finding", "error", "stats"].index))
+
+    def test_broken_layers_exit_3_and_keep_other_findings(self):
+        code, doc = self.scan_json(target("oci-broken"))
+        self.assertEqual(code, 3)
+        self.assertTrue(doc["findings"])
+        self.assertGreaterEqual(len(doc["errors"]), 2)
+        for error in doc["errors"]:
+            self.assertEqual(error["target"], target("oci-broken"))
+            self.assertIsInstance(error["layer_index"], int)
+            self.assertTrue(error["layer_digest"].startswith("sha256:"))
+            self.assertTrue(error["message"])
+        text = run("scan", "--quiet", target("oci-broken"), check_codes=[3]).stdout
+        self.assertIn("layer 1", text)
+        self.assertIn("Errors", text)
+
+    def test_missing_target_is_reported_and_others_still_scanned(self):
+        code, doc = self.scan_json(target("layer-gz"), "/nonexistent/image.tar")
+        self.assertEqual(code, 3)
+        self.assertTrue(doc["findings"])
+        self.assertTrue(any("/nonexistent/image.tar" in e["message"] for e in doc["errors"]))
+
+    def test_clean_directory_exits_0(self):
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, "readme.txt"), "w") as f:
+                f.write("nothing to see here\n")
+            proc = run("scan", "--quiet", "dir:" + d, check_codes=[0])
+            self.assertIn("0 findings", proc.stdout)
+
+    def test_exclusions_and_binaries(self):
+        _, default = self.scan_json(target("oci-demo"))
+        _, everything = self.scan_json("--no-default-excludes", "--scan-binaries", target("oci-demo"))
+        self.assertGreater(len(everything["findings"]), len(default["findings"]))
+        self.assertGreater(default["stats"]["files_excluded"], 0)
+        self.assertGreater(default["stats"]["files_binary_skipped"], 0)
+        self.assertEqual(everything["stats"]["files_excluded"], 0)
+        self.assertEqual(everything["stats"]["files_binary_skipped"], 0)
+        code, none = self.scan_json("--exclude-path", ".", target("oci-demo"), codes=[0])
+        self.assertEqual(none["findings"], [])
+        self.assertEqual(none["stats"]["files_scanned"], 0)
+
+    def test_output_file_and_determinism(self):
+        with tempfile.TemporaryDirectory() as d:
+            outputs = []
+            for threads in ("1", "2", "4"):
+                path = os.path.join(d, f"t{threads}.json")
+                run("scan", "--quiet", "--format", "json", "--threads", threads, "-o", path,
+                    target("oci-demo"), target("docker-archive"), target("layer-zst"), check_codes=[1])
+                with open(path) as f:
+                    outputs.append(json.load(f)["findings"])
+            self.assertEqual(outputs[0], outputs[1])
+            self.assertEqual(outputs[0], outputs[2])
+
+    def test_text_report_and_stats(self):
+        proc = run("scan", "--stats", target("layer-gz"), check_codes=[1])
+        self.assertIn("Stages", proc.stdout)
+        self.assertIn("redacted", proc.stdout)
+        self.assertRegex(proc.stdout, r"\d+ findings?, 0 errors")
+
+    def test_rules_list_and_check(self):
+        listing = run("rules", "list", check_codes=[0]).stdout.splitlines()
+        self.assertGreaterEqual(len(listing), 20)
+        for engine in ("vectorscan", "re2"):
+            self.assertIn("0 failures", run("rules", "check", "--engine", engine, check_codes=[0]).stdout)
+
+    def test_rules_check_reports_a_failing_example(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+            f.write("rules:\n  - id: weak\n    name: Weak\n    kind: k\n"
+                    "    pattern: 'weak_(?P<secret>[0-9]{4})'\n    keywords: [weak_]\n"
+                    "    examples: ['weak_12']\n    negative_examples: ['weak_1234']\n")
+        try:
+            proc = run("rules", "check", "--no-builtin-rules", "--rules", f.name, check_codes=[1])
+            self.assertIn("does not fire on its example", proc.stdout)
+            self.assertIn("fires on its negative example", proc.stdout)
+        finally:
+            os.unlink(f.name)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--binary", required=True)
+    parser.add_argument("--corpus", required=True)
+    parser.add_argument("--source", required=True)
+    ARGS, rest = parser.parse_known_args()
+    unittest.main(argv=[sys.argv[0], *rest], verbosity=2)

@@ -1,0 +1,42 @@
+// Helpers shared by the tests.
+#ifndef LAYERSIFT_TESTS_TEST_UTIL_H_
+#define LAYERSIFT_TESTS_TEST_UTIL_H_
+
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "layersift/fetch/byte_source.h"
+
+namespace layersift::testing {
+
+// A source over a string, handed out in blocks of `block_bytes`, to exercise every boundary.
+class StringSource final : public ByteSource {
+ public:
+  explicit StringSource(std::string data, size_t block_bytes = 1 << 16)
+      : data_(std::move(data)), block_bytes_(block_bytes) {}
+
+ private:
+  std::span<const uint8_t> NextImpl() override {
+    const size_t n = std::min(block_bytes_, data_.size() - pos_);
+    std::span<const uint8_t> block(reinterpret_cast<const uint8_t*>(data_.data()) + pos_, n);
+    pos_ += n;
+    return block;
+  }
+  std::string data_;
+  size_t block_bytes_;
+  size_t pos_ = 0;
+};
+
+inline std::string Drain(ByteSource& source) {
+  std::string out;
+  for (auto block = source.Next(); !block.empty(); block = source.Next()) {
+    out.append(reinterpret_cast<const char*>(block.data()), block.size());
+  }
+  return out;
+}
+
+}  // namespace layersift::testing
+
+#endif  // LAYERSIFT_TESTS_TEST_UTIL_H_
