@@ -1,0 +1,1004 @@
+#!/usr/bin/env python3
+"""Generates layersift's golden corpus: images, layers and a directory with planted fake secrets.
+
+Usage:
+    python3 corpus/generate.py OUTDIR [--seed N]
+
+Writes, under OUTDIR (see corpus/README.md for every case and why it is there):
+    oci-demo/           OCI image layout, image "demo", four layers (multi-member gzip, zstd, tar,
+                        gzip) with secrets, decoys, links, a device, whiteouts, long names
+    docker-archive.tar  the same image in classic `docker save` form
+    layers/             standalone layer blobs: secrets.tar{.gz,.zst,} and three malformed ones
+    oci-broken/         OCI layout, image "broken": good, truncated, digest-mismatched, good layers
+    dir-demo/           a plain directory tree
+    golden.json         what the built-in rules must and must not report, and the errors expected
+
+The output is a function of the seed (zstd blobs also of the zstd version). Without --seed a
+random seed is drawn and printed. Every secret is a fresh random value in its rule's format; none
+is real. Python 3.11 standard library only, plus the `zstd` command-line tool.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import dataclasses
+import gzip
+import hashlib
+import io
+import json
+import math
+import os
+import pathlib
+import random
+import shutil
+import string
+import subprocess
+import sys
+import tarfile
+from collections import Counter
+
+# --- Named limits and constants -------------------------------------------------------------
+
+TAR_BLOCK_BYTES = 512
+TAR_RECORD_BYTES = 10240  # what GNU tar and Python's tarfile pad archives to
+TAR_CHKSUM_OFFSET_BYTES = 148  # the checksum field of a tar header, 8 bytes
+GZIP_MTIME_OFFSET_BYTES = 4  # the MTIME field of a gzip member header, 4 bytes
+ZSTD_MAX_BLOCK_BYTES = 128 * 1024  # decompressed size of one zstd block, at most
+BINARY_SNIFF_BYTES = 8192  # a file with a NUL in its first 8 KiB is binary (not scanned)
+BIG_FILE_BYTES = 2_621_440 + 3_333  # a little over 2.5 MiB
+# Offsets inside the big file that secrets must straddle: common chunk and buffer boundaries.
+STRADDLE_OFFSETS = (4096, 65536, 1_048_576, 2 * 1_048_576)
+PEM_STRADDLE_OFFSET = 1_572_864  # 1.5 MiB: a multi-line match across a 512 KiB chunk boundary
+TAR_MTIME = 1_704_067_200  # 2024-01-01T00:00:00Z, the fixed mtime of every entry
+CREATED = "2024-01-01T00:00:00Z"
+
+MT_LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
+MT_LAYER_GZIP = MT_LAYER_TAR + "+gzip"
+MT_LAYER_ZSTD = MT_LAYER_TAR + "+zstd"
+MT_CONFIG = "application/vnd.oci.image.config.v1+json"
+MT_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+MT_INDEX = "application/vnd.oci.image.index.v1+json"
+
+ALNUM = string.ascii_letters + string.digits
+B64URL = ALNUM + "-_"
+HEX = "0123456789abcdef"
+BASE32 = string.ascii_uppercase + "234567"
+UPPER_DIGITS = string.ascii_uppercase + string.digits
+
+# Why a planted secret must not be reported (golden.json "not_expected" reasons).
+SKIP_EXCLUDED = "excluded-path"
+SKIP_BINARY = "binary"
+SKIP_SYMLINK = "symlink"
+SKIP_HARDLINK = "hardlink"
+SKIP_DIGEST = "digest-mismatch"
+
+
+# --- Secrets ---------------------------------------------------------------------------------
+
+
+def shannon_entropy(data: bytes) -> float:
+    """Bits per byte, as the engine's min_entropy filter computes it."""
+    n = len(data)
+    return -sum(c / n * math.log2(c / n) for c in Counter(data).values()) if n else 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Plant:
+    """One secret planted in a file, as the rule `rule_id` reports it (its `secret` group)."""
+
+    rule_id: str
+    secret: str
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.secret.encode()).hexdigest()
+
+
+class SecretMaker:
+    """Draws fresh fake secrets in each rule's format from the corpus RNG.
+
+    Each value is redrawn until its entropy clears the rule's min_entropy with a margin, so the
+    entropy filter never drops a planted secret."""
+
+    def __init__(self, rng: random.Random):
+        self.rng = rng
+        self.issued: set[str] = set()
+
+    def _draw(self, make, floor: float | None = None) -> str:
+        while True:
+            value = make()
+            limit = floor if floor is not None else min(4.0, 0.8 * math.log2(len(value)))
+            if value not in self.issued and shannon_entropy(value.encode()) >= limit:
+                self.issued.add(value)
+                return value
+
+    def chars(self, alphabet: str, n: int) -> str:
+        return "".join(self.rng.choices(alphabet, k=n))
+
+    def digits(self, n: int) -> str:
+        return self.rng.choice("123456789") + self.chars(string.digits, n - 1)
+
+    def token(self, rule_id: str) -> Plant:
+        c = self.chars
+        makers = {
+            "aws-access-key-id": lambda: self.rng.choice(["AKIA", "ASIA"]) + c(BASE32, 16),
+            "aws-secret-access-key": lambda: c(ALNUM + "/+", 40),
+            "google-api-key": lambda: "AIza" + c(B64URL, 35),
+            "azure-storage-account-key": lambda: base64.b64encode(self.rng.randbytes(64)).decode(),
+            "digitalocean-token": lambda: "dop_v1_" + c(HEX, 64),
+            "hashicorp-vault-token": lambda: "hvs." + c(B64URL, 24),
+            "github-pat": lambda: "ghp_" + c(ALNUM, 36),
+            "github-oauth-token": lambda: "gho_" + c(ALNUM, 36),
+            "github-app-token": lambda: "ghs_" + c(ALNUM, 36),
+            "github-fine-grained-pat": lambda: "github_pat_" + c(ALNUM, 22) + "_" + c(ALNUM, 59),
+            "gitlab-pat": lambda: "glpat-" + c(B64URL, 20),
+            "gitlab-deploy-token": lambda: "gldt-" + c(B64URL, 20),
+            "gitlab-runner-token": lambda: "glrt-" + c(B64URL, 20),
+            "slack-bot-token": lambda: f"xoxb-{self.digits(12)}-{self.digits(13)}-{c(ALNUM, 24)}",
+            "slack-user-token": lambda: (
+                f"xoxp-{self.digits(12)}-{self.digits(12)}-{self.digits(13)}-{c(HEX, 32)}"
+            ),
+            "slack-app-token": lambda: (
+                f"xapp-1-A{c(UPPER_DIGITS, 10)}-{self.digits(13)}-{c(HEX, 64)}"
+            ),
+            "slack-webhook-url": lambda: (
+                f"hooks.slack.com/services/T{c(UPPER_DIGITS, 10)}/B{c(UPPER_DIGITS, 10)}/"
+                f"{c(ALNUM, 24)}"
+            ),
+            "stripe-secret-key": lambda: "sk_live_" + c(ALNUM, self.rng.choice([24, 99])),
+            "stripe-restricted-key": lambda: "rk_live_" + c(ALNUM, self.rng.choice([24, 99])),
+            "sendgrid-api-key": lambda: f"SG.{c(B64URL, 22)}.{c(B64URL, 43)}",
+            "huggingface-token": lambda: "hf_" + c(string.ascii_letters, 34),
+            "npm-access-token": lambda: "npm_" + c(ALNUM, 36),
+            "pypi-upload-token": lambda: "pypi-AgEIcHlwaS5vcmc" + c(B64URL, 160),
+            "dockerhub-pat": lambda: "dckr_pat_" + c(B64URL, 27),
+            "docker-config-auth": lambda: base64.b64encode(
+                f"ci-bot:{c(ALNUM, 24)}".encode()).decode(),
+        }
+        return Plant(rule_id, self._draw(makers[rule_id]))
+
+    def password(self, rule_id: str) -> Plant:
+        """A connection-string password: starts alphanumeric, 14-22 URL-safe characters."""
+        return Plant(rule_id, self._draw(
+            lambda: self.chars(ALNUM, 1) + self.chars(ALNUM + "-_.~!", self.rng.randint(13, 21))
+        ))
+
+    def pem(self, rule_id: str, body_bytes: int = 1190, json_escaped: bool = False) -> Plant:
+        """A private key block of random bytes behind a realistic DER or format prefix."""
+        label, prefix = _PEM_KINDS[rule_id]
+
+        def make() -> str:
+            body = base64.b64encode(prefix + self.rng.randbytes(body_bytes)).decode()
+            lines = [body[i : i + 64] for i in range(0, len(body), 64)]
+            if rule_id == "private-key-pgp":
+                crc = base64.b64encode(self.rng.randbytes(3)).decode()
+                lines = ["Version: GnuPG v2", ""] + lines + ["=" + crc]
+            text = "\n".join([f"-----BEGIN {label}-----", *lines, f"-----END {label}-----"])
+            return text.replace("\n", "\\n") if json_escaped else text
+
+        return Plant(rule_id, self._draw(make, floor=5.0))
+
+
+_PEM_KINDS = {
+    "private-key-rsa": ("RSA PRIVATE KEY", bytes.fromhex("308204a40201000282010100")),
+    "private-key-ec": ("EC PRIVATE KEY", bytes.fromhex("30770201010420")),
+    "private-key-dsa": ("DSA PRIVATE KEY", bytes.fromhex("308201bb02010002818100")),
+    "private-key-openssh": (
+        "OPENSSH PRIVATE KEY", b"openssh-key-v1\x00\x00\x00\x00\x04none\x00\x00\x00\x04none"),
+    "private-key-pkcs8": (
+        "PRIVATE KEY", bytes.fromhex("308204bd020100300d06092a864886f70d0101010500")),
+    "private-key-pkcs8-encrypted": (
+        "ENCRYPTED PRIVATE KEY", bytes.fromhex("30820526305006092a864886f70d01050d")),
+    "private-key-pgp": ("PGP PRIVATE KEY BLOCK", b"\x95\x03\xc6\x04"),
+}
+
+
+# --- Filler text -----------------------------------------------------------------------------
+
+_WORDS = (
+    "able about account action active adapter address agent alpha amber anchor apply archive "
+    "array asset audit backup badge balance banner batch beacon binary border bounded branch "
+    "bridge buffer bundle cache candle canvas carbon cargo channel charter cipher circle client "
+    "cluster column comet commit compass console copper cursor daemon delta digest domain draft "
+    "eager echo editor ember engine entry epoch fabric falcon feature fiber filter format frame "
+    "gallery garden gateway glacier gradient graph harbor header helper horizon index inline "
+    "island journal kernel ladder lantern layer ledger linear listen lumen manifest marble meadow "
+    "memory mirror module monitor native needle network nimbus nodes object office orbit origin "
+    "packet panel parcel pepper pilot planet plugin pocket portal prism queue quiet radar random "
+    "record relay render report ripple router runtime saddle sample schema scope sensor series "
+    "shadow signal silver socket spring stable static stream summit switch syntax table tandem "
+    "target temple thread ticket timber token toggle tunnel union update upload valley vector "
+    "velvet vertex viewer volume wander window worker yellow zenith"
+).split()
+_PACKAGES = (
+    "libc6 zlib1g libssl3 ca-certificates tzdata bash coreutils findutils grep sed gzip tar "
+    "curl libcurl4 libzstd1 liblz4-1 libpcre2-8-0 openssl netbase adduser debconf dpkg apt "
+    "libgcc-s1 libstdc++6 libffi8 libsqlite3-0 libxml2 libyaml-0-2 readline-common procps"
+).split()
+
+
+class Filler:
+    """Secret-free file contents: prose, config, code and logs made of a fixed vocabulary."""
+
+    def __init__(self, rng: random.Random):
+        self.rng = rng
+
+    def words(self, n: int) -> str:
+        return " ".join(self.rng.choices(_WORDS, k=n))
+
+    def prose(self, lines: int) -> str:
+        return "".join(self.words(self.rng.randint(6, 12)).capitalize() + ".\n"
+                       for _ in range(lines))
+
+    def copyright(self, pkg: str) -> str:
+        return (
+            "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n"
+            f"Upstream-Name: {pkg}\nSource: https://example.org/{pkg}\n\n"
+            f"Files: *\nCopyright: 2001-2023 The {pkg} authors\nLicense: MIT\n"
+            + self.prose(self.rng.randint(8, 30))
+        )
+
+    def config(self, lines: int) -> str:
+        r = self.rng
+        out = [f"# {self.words(5)}"]
+        for _ in range(lines):
+            key = "_".join(r.choices(_WORDS, k=2))
+            value = r.choice([str(r.randint(0, 65535)), r.choice(_WORDS), "true", "false",
+                              f"/var/lib/{r.choice(_WORDS)}/{r.choice(_WORDS)}"])
+            out.append(f"{key} = {value}")
+        return "\n".join(out) + "\n"
+
+    def python(self, functions: int) -> str:
+        r = self.rng
+        out = ['"""' + self.words(8).capitalize() + '."""', "", "import os", ""]
+        for _ in range(functions):
+            name = "_".join(r.choices(_WORDS, k=2))
+            args = ", ".join(r.sample(_WORDS, k=r.randint(1, 3)))
+            out += ["", f"def {name}({args}):", f'    """{self.words(7).capitalize()}."""',
+                    f"    return {r.choice(_WORDS)!r}", ""]
+        return "\n".join(out)
+
+    def log_lines(self, total_bytes: int) -> bytearray:
+        """About `total_bytes` of log lines (exactly that many, last line cut)."""
+        r = self.rng
+        levels = ("INFO", "INFO", "INFO", "DEBUG", "WARN", "ERROR")
+        parts, size, t = [], 0, 0
+        while size < total_bytes:
+            t += r.randint(1, 900)
+            line = (
+                f"2024-03-{1 + t // 86_400_000 % 28:02d}T{t // 3_600_000 % 24:02d}:"
+                f"{t // 60_000 % 60:02d}:{t // 1000 % 60:02d}.{t % 1000:03d}Z "
+                f"{r.choice(levels)} [{r.choice(_WORDS)}] {self.words(r.randint(4, 11))} "
+                f"request_id={r.getrandbits(64):016x} latency_ms={r.randint(1, 4000)}\n"
+            )
+            parts.append(line)
+            size += len(line)
+        return bytearray("".join(parts).encode()[:total_bytes])
+
+
+# --- Tar members and layers -------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Member:
+    """One tar entry. `plants` are the secrets in `data` (or, for links, in the target)."""
+
+    path: str
+    data: bytes = b""
+    kind: str = "file"  # file | dir | symlink | hardlink | chardev
+    link: str = ""
+    plants: list[Plant] = dataclasses.field(default_factory=list)
+    skip: str | None = None  # why `plants` must not be reported here
+    tar_format: int = tarfile.USTAR_FORMAT
+
+
+def normalize(path: str) -> str:
+    """A tar path as golden.json (and the engine) names it: no leading "./" or "/"."""
+    if path.startswith("./"):
+        path = path[2:]
+    return path.lstrip("/")
+
+
+def text_file(path: str, text: str, plants=(), skip: str | None = None, **kw) -> Member:
+    data = text.encode()
+    for p in plants:
+        assert data.count(p.secret.encode()) == 1, (path, p.rule_id)
+    return Member(path, data, plants=list(plants), skip=skip, **kw)
+
+
+def with_parent_dirs(members: list[Member]) -> list[Member]:
+    """Inserts a directory entry for every parent not yet listed, before its first child."""
+    out, seen = [], set()
+    for m in members:
+        parts = m.path.rstrip("/").split("/")[:-1]
+        for i in range(1, len(parts) + 1):
+            d = "/".join(parts[:i])
+            if d not in ("", ".") and d not in seen:
+                seen.add(d)
+                # A parent of a long or non-ASCII path needs the child's header format too.
+                out.append(Member(d + "/", kind="dir", tar_format=m.tar_format))
+        if m.kind == "dir":
+            seen.add(m.path.rstrip("/"))
+        out.append(m)
+    return out
+
+
+def tar_bytes(members: list[Member]) -> bytes:
+    """A tar archive of `members`, each header in its own format (ustar, GNU or pax)."""
+    out = bytearray()
+    for m in members:
+        info = tarfile.TarInfo(m.path)
+        info.mtime, info.uid, info.gid, info.uname, info.gname = TAR_MTIME, 0, 0, "root", "root"
+        info.mode = 0o644
+        if m.kind == "file":
+            info.size = len(m.data)
+        elif m.kind == "dir":
+            info.type, info.mode = tarfile.DIRTYPE, 0o755
+        elif m.kind == "symlink":
+            info.type, info.linkname, info.mode = tarfile.SYMTYPE, m.link, 0o777
+        elif m.kind == "hardlink":
+            info.type, info.linkname = tarfile.LNKTYPE, m.link
+        elif m.kind == "chardev":
+            info.type, info.devmajor, info.devminor, info.mode = tarfile.CHRTYPE, 1, 3, 0o666
+        else:
+            raise ValueError(m.kind)
+        out += info.tobuf(m.tar_format, "utf-8", "surrogateescape")
+        if m.kind == "file":
+            out += m.data + b"\0" * (-len(m.data) % TAR_BLOCK_BYTES)
+    out += b"\0" * (2 * TAR_BLOCK_BYTES)
+    out += b"\0" * (-len(out) % TAR_RECORD_BYTES)
+    return bytes(out)
+
+
+def gzip_bytes(data: bytes) -> bytes:
+    return gzip.compress(data, compresslevel=6, mtime=0)
+
+
+def gzip_two_members(data: bytes) -> bytes:
+    """`data` split in two halves, each a gzip member; the members concatenated (RFC 1952 2.2)."""
+    half = len(data) // 2
+    return gzip_bytes(data[:half]) + gzip_bytes(data[half:])
+
+
+def zstd_bytes(data: bytes) -> bytes:
+    return subprocess.run(["zstd", "-q", "-c", "-3", "-T1", "--no-progress"], input=data,
+                          stdout=subprocess.PIPE, check=True).stdout
+
+
+def corrupt_second_zstd_block(frame: bytes) -> bytes:
+    """Marks the second block of a zstd frame as the reserved block type, so decoding fails
+    inside the frame after the first block (RFC 8878 3.1.1, 3.1.1.2)."""
+    assert frame[:4] == b"\x28\xb5\x2f\xfd", "not a zstd frame"
+    fhd = frame[4]
+    single_segment = (fhd >> 5) & 1
+    pos = 5 + (0 if single_segment else 1) + (0, 1, 2, 4)[fhd & 3]
+    pos += (1 if single_segment else 0, 2, 4, 8)[fhd >> 6]
+    header = int.from_bytes(frame[pos : pos + 3], "little")
+    if header & 1:
+        raise ValueError("zstd frame has a single block; give it more input")
+    block_type, block_size = (header >> 1) & 3, header >> 3
+    pos += 3 + (1 if block_type == 1 else block_size)
+    second = int.from_bytes(frame[pos : pos + 3], "little") | 0b110  # block type 3: reserved
+    return frame[:pos] + second.to_bytes(3, "little") + frame[pos + 3 :]
+
+
+def corrupt_tar_checksum(tar: bytes, header_offset: int) -> bytes:
+    """Overwrites the checksum field of the header at `header_offset` with a wrong value."""
+    start = header_offset + TAR_CHKSUM_OFFSET_BYTES
+    return tar[:start] + b"0000000\0" + tar[start + 8 :]
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def json_bytes(obj) -> bytes:
+    return json.dumps(obj, indent=2).encode() + b"\n"
+
+
+@dataclasses.dataclass
+class Layer:
+    members: list[Member]
+    compression: str  # "gzip-2", "gzip", "zstd", "none"
+    created_by: str
+
+    @property
+    def tar(self) -> bytes:
+        return tar_bytes(self.members)
+
+
+_MEDIA_TYPE = {"gzip-2": MT_LAYER_GZIP, "gzip": MT_LAYER_GZIP, "zstd": MT_LAYER_ZSTD,
+               "none": MT_LAYER_TAR}
+_COMPRESS = {"gzip-2": gzip_two_members, "gzip": gzip_bytes, "zstd": zstd_bytes,
+             "none": lambda data: data}
+
+
+def image_config(diff_ids: list[str], created_by: list[str]) -> bytes:
+    return json_bytes({
+        "created": CREATED,
+        "architecture": "amd64",
+        "os": "linux",
+        "config": {
+            "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                    "APP_ENV=production"],
+            "Cmd": ["/app/start.sh"],
+            "WorkingDir": "/app",
+        },
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        "history": [{"created": CREATED, "created_by": c} for c in created_by],
+    })
+
+
+class OciLayout:
+    """Writes an OCI image layout: oci-layout, index.json and content-addressed blobs."""
+
+    def __init__(self, root: pathlib.Path):
+        self.root = root
+        self.manifests: list[dict] = []
+        (root / "blobs" / "sha256").mkdir(parents=True)
+        (root / "oci-layout").write_bytes(json_bytes({"imageLayoutVersion": "1.0.0"}))
+
+    def put_blob(self, data: bytes, stored: bytes | None = None) -> str:
+        """Stores `data` under its digest. `stored`, when given, is written instead: a blob that
+        does not match its digest."""
+        digest = "sha256:" + sha256_hex(data)
+        (self.root / "blobs" / "sha256" / digest[7:]).write_bytes(
+            data if stored is None else stored)
+        return digest
+
+    def add_image(self, ref_name: str, config: bytes, layers: list[dict]) -> None:
+        manifest = json_bytes({
+            "schemaVersion": 2,
+            "mediaType": MT_MANIFEST,
+            "config": {"mediaType": MT_CONFIG, "digest": self.put_blob(config),
+                       "size": len(config)},
+            "layers": layers,
+        })
+        self.manifests.append({
+            "mediaType": MT_MANIFEST,
+            "digest": self.put_blob(manifest),
+            "size": len(manifest),
+            "platform": {"architecture": "amd64", "os": "linux"},
+            "annotations": {"org.opencontainers.image.ref.name": ref_name},
+        })
+
+    def finish(self) -> None:
+        (self.root / "index.json").write_bytes(json_bytes(
+            {"schemaVersion": 2, "mediaType": MT_INDEX, "manifests": self.manifests}))
+
+
+def write_oci_image(root: pathlib.Path, ref_name: str, layers: list[Layer]) -> list[bytes]:
+    """Writes a one-image OCI layout; returns the uncompressed layer tars."""
+    oci = OciLayout(root)
+    tars = [layer.tar for layer in layers]
+    descriptors = []
+    for layer, tar in zip(layers, tars):
+        blob = _COMPRESS[layer.compression](tar)
+        descriptors.append({"mediaType": _MEDIA_TYPE[layer.compression],
+                            "digest": oci.put_blob(blob), "size": len(blob)})
+    config = image_config(["sha256:" + sha256_hex(t) for t in tars],
+                          [layer.created_by for layer in layers])
+    oci.add_image(ref_name, config, descriptors)
+    oci.finish()
+    return tars
+
+
+def write_docker_archive(path: pathlib.Path, repo_tag: str, layers: list[Layer],
+                         tars: list[bytes]) -> None:
+    """Classic `docker save` output: <id>/{VERSION,json,layer.tar}, <config>.json, manifest.json,
+    repositories. Layer directory ids are the layers' ChainIDs (OCI image spec, config.md)."""
+    diff_ids = ["sha256:" + sha256_hex(t) for t in tars]
+    config = image_config(diff_ids, [layer.created_by for layer in layers])
+    config_name = sha256_hex(config) + ".json"
+    members, layer_paths, chain, parent = [], [], "", ""
+    for diff_id, tar in zip(diff_ids, tars):
+        chain = diff_id if not chain else "sha256:" + sha256_hex(f"{chain} {diff_id}".encode())
+        layer_id = chain[7:]
+        v1 = {"id": layer_id, "created": CREATED, "os": "linux"}
+        if parent:
+            v1["parent"] = parent
+        members += [Member(layer_id + "/", kind="dir"),
+                    Member(layer_id + "/VERSION", b"1.0"),
+                    Member(layer_id + "/json", json_bytes(v1)),
+                    Member(layer_id + "/layer.tar", tar)]
+        layer_paths.append(layer_id + "/layer.tar")
+        parent = layer_id
+    name, tag = repo_tag.split(":")
+    members += [
+        Member(config_name, config),
+        Member("manifest.json", json_bytes(
+            [{"Config": config_name, "RepoTags": [repo_tag], "Layers": layer_paths}])),
+        Member("repositories", json_bytes({name: {tag: parent}})),
+    ]
+    path.write_bytes(tar_bytes(members))
+
+
+# --- Golden results ---------------------------------------------------------------------------
+
+
+class Golden:
+    def __init__(self, seed: int):
+        self.seed = seed
+        self.targets: dict[str, str] = {}
+        self.layer_counts: dict[str, int] = {}
+        self.expected: list[dict] = []
+        self.not_expected: list[dict] = []
+        self.expected_errors: list[dict] = []
+
+    def target(self, name: str, spec: str, layer_count: int) -> None:
+        self.targets[name] = spec
+        self.layer_counts[name] = layer_count
+
+    def add_members(self, target: str, layer_index: int, members: list[Member],
+                    skip_all: str | None = None) -> None:
+        for m in members:
+            reason = skip_all or m.skip or (None if m.kind == "file" else m.kind)
+            for p in m.plants:
+                entry = {"target": target, "layer_index": layer_index,
+                         "path": normalize(m.path), "rule_id": p.rule_id,
+                         "secret_sha256": p.sha256}
+                if reason is None:
+                    self.expected.append(entry)
+                else:
+                    self.not_expected.append({**entry, "reason": reason})
+
+    def error(self, target: str, layer_index: int, contains: str) -> None:
+        self.expected_errors.append(
+            {"target": target, "layer_index": layer_index, "contains": contains})
+
+    def write(self, path: pathlib.Path) -> None:
+        order = {name: i for i, name in enumerate(self.targets)}
+        key = lambda e: (order[e["target"]], e["layer_index"], e["path"], e["rule_id"],
+                         e["secret_sha256"])
+        path.write_bytes(json_bytes({
+            "seed": self.seed,
+            "targets": self.targets,
+            "layer_counts": self.layer_counts,
+            "expected": sorted(self.expected, key=key),
+            "not_expected": sorted(self.not_expected, key=key),
+            "expected_errors": self.expected_errors,
+        }))
+
+
+# --- Corpus contents --------------------------------------------------------------------------
+
+
+class Corpus:
+    def __init__(self, seed: int):
+        self.rng = random.Random(seed)
+        self.secrets = SecretMaker(self.rng)
+        self.filler = Filler(self.rng)
+
+    def fillers(self, prefix: str, count: int) -> list[Member]:
+        """`count` secret-free files of assorted kinds under `prefix`."""
+        r, f, out = self.rng, self.filler, []
+        for i in range(count):
+            kind = i % 4
+            if kind == 0:
+                pkg = r.choice(_PACKAGES)
+                out.append(text_file(f"{prefix}usr/share/doc/{pkg}-{i}/copyright",
+                                     f.copyright(pkg)))
+            elif kind == 1:
+                out.append(text_file(f"{prefix}etc/{r.choice(_WORDS)}-{i}.conf",
+                                     f.config(r.randint(5, 40))))
+            elif kind == 2:
+                out.append(text_file(f"{prefix}app/src/{r.choice(_WORDS)}_{i}.py",
+                                     f.python(r.randint(2, 12))))
+            else:
+                out.append(text_file(f"{prefix}usr/share/app/templates/{r.choice(_WORDS)}-{i}.txt",
+                                     f.prose(r.randint(3, 60))))
+        return out
+
+    def binary_with(self, path: str, plant: Plant, line: str) -> Member:
+        """A file with NUL bytes in its first 8 KiB and `line` (holding the secret) inside."""
+        head = b"\x7fELF\x02\x01\x01\x00" + bytes(8) + self.rng.randbytes(2048)
+        assert b"\0" in head[:BINARY_SNIFF_BYTES]
+        data = head + b"\0" + line.encode() + b"\0" + self.rng.randbytes(1024)
+        assert data.count(plant.secret.encode()) == 1
+        return Member(path, data, plants=[plant], skip=SKIP_BINARY)
+
+    def big_log(self, path: str) -> Member:
+        """A ~2.5 MiB log with secrets straddling STRADDLE_OFFSETS and a PEM block straddling
+        PEM_STRADDLE_OFFSET. `before` is how many bytes of the secret precede the offset."""
+        s = self.secrets
+        buf = self.filler.log_lines(BIG_FILE_BYTES)
+        plan = [
+            (STRADDLE_OFFSETS[0], 3, "\naws_access_key_id=", s.token("aws-access-key-id")),
+            (STRADDLE_OFFSETS[1], 2, "\nexport GITHUB_TOKEN=", s.token("github-pat")),
+            (STRADDLE_OFFSETS[2], 12, "\nstripe.api_key: ", s.token("stripe-secret-key")),
+            (STRADDLE_OFFSETS[3], 4, "\nSLACK_BOT_TOKEN=", s.token("slack-bot-token")),
+            (PEM_STRADDLE_OFFSET, 100, "\n", s.pem("private-key-rsa")),
+        ]
+        plants = []
+        for offset, before, prefix, plant in plan:
+            start = offset - before
+            piece = (prefix + plant.secret + "\n").encode()
+            buf[start - len(prefix) : start - len(prefix) + len(piece)] = piece
+            assert buf[start : start + len(plant.secret)] == plant.secret.encode()
+            plants.append(plant)
+        assert len(buf) == BIG_FILE_BYTES
+        for p in plants:
+            assert buf.count(p.secret.encode()) == 1
+        return Member(path, bytes(buf), plants=plants)
+
+    def demo_layers(self) -> list[Layer]:
+        s, f, r = self.secrets, self.filler, self.rng
+
+        # Layer 0: the base. Multi-member gzip.
+        akid, aks = s.token("aws-access-key-id"), s.token("aws-secret-access-key")
+        rk = s.token("stripe-restricted-key")
+        hook = s.token("slack-webhook-url")
+        ssh_rsa = s.pem("private-key-rsa")
+        env0 = (f"# application environment\nAPP_ENV=production\nLOG_LEVEL=info\n"
+                f"AWS_REGION=eu-west-1\nAWS_ACCESS_KEY_ID={akid.secret}\n"
+                f"AWS_SECRET_ACCESS_KEY={aks.secret}\nFEATURE_FLAGS=search,checkout\n")
+        excluded_pat = s.token("github-pat")
+        binary_pat = s.token("github-oauth-token")
+        layer0 = [
+            text_file("etc/os-release", 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\n'
+                      'NAME="Debian GNU/Linux"\nVERSION_ID="12"\nID=debian\n'),
+            text_file("etc/hostname", "build-7f3a\n"),
+            Member("dev/null", kind="chardev"),
+            text_file("etc/app/.env", env0, [akid, aks]),
+            text_file("etc/app/empty.conf", ""),
+            Member("etc/app/env.link", kind="symlink", link=".env", plants=[akid, aks],
+                   skip=SKIP_SYMLINK),
+            text_file("root/.ssh/id_rsa", ssh_rsa.secret + "\n", [ssh_rsa]),
+            Member("root/.ssh/id_rsa.bak", kind="hardlink", link="root/.ssh/id_rsa",
+                   plants=[ssh_rsa], skip=SKIP_HARDLINK),
+            text_file("root/.ssh/known_hosts",
+                      "github.com ssh-ed25519 " + base64.b64encode(r.randbytes(51)).decode()
+                      + "\n"),
+            text_file("opt/legacy/oldfile", f"# removed in a later layer\nSTRIPE_KEY={rk.secret}\n",
+                      [rk]),
+            text_file("srv/somedir/notify.conf",
+                      f"[slack]\nwebhook = https://{hook.secret}\nchannel = #deploys\n", [hook]),
+            text_file("app/node_modules/pkg/.env", f"GITHUB_TOKEN={excluded_pat.secret}\n",
+                      [excluded_pat], skip=SKIP_EXCLUDED),
+            self.binary_with("usr/share/app/blob.bin", binary_pat,
+                             f"oauth_token={binary_pat.secret}"),
+            self.big_log("var/log/app/big.log"),
+            *self.fillers("", 40),
+        ]
+
+        # Layer 1: dependencies. zstd. A whiteout, a GNU long name, an excluded site-packages.
+        npm = s.token("npm-access-token")
+        pypi = s.token("pypi-upload-token")
+        pg, redis = s.password("postgres-connection-string"), s.password("redis-connection-string")
+        glpat, glrt = s.token("gitlab-pat"), s.token("gitlab-runner-token")
+        sendgrid_excluded = s.token("sendgrid-api-key")
+        long_dir = ("app/src/main/resources/config/environments/production/overrides/regional/"
+                    "eu-west-1/services/payments/")
+        layer1 = [
+            text_file("home/dev/.npmrc",
+                      f"registry=https://registry.npmjs.org/\n"
+                      f"//registry.npmjs.org/:_authToken={npm.secret}\nalways-auth=true\n",
+                      [npm, Plant("npmrc-auth-token", npm.secret)]),
+            text_file("home/dev/.pypirc",
+                      f"[distutils]\nindex-servers =\n    pypi\n\n[pypi]\nusername = __token__\n"
+                      f"password = {pypi.secret}\n", [pypi]),
+            text_file("app/config.yaml",
+                      "server:\n  port: 8080\n  workers: 4\ndatabase:\n"
+                      f"  url: postgres://orders:{pg.secret}@orders-db.internal:5432/orders"
+                      "?sslmode=require\n  pool: 10\ncache:\n"
+                      f"  url: redis://:{redis.secret}@cache.internal:6379/0\n", [pg, redis]),
+            text_file("etc/gitlab-runner/config.toml",
+                      'concurrent = 2\n\n[[runners]]\n  name = "builder"\n'
+                      f'  url = "https://gitlab.example.com"\n  token = "{glrt.secret}"\n'
+                      '  executor = "docker"\n', [glrt]),
+            text_file("opt/legacy/.wh.oldfile", ""),
+            text_file(long_dir + "gitlab.env", f"GITLAB_TOKEN={glpat.secret}\n", [glpat],
+                      tar_format=tarfile.GNU_FORMAT),
+            text_file("usr/lib/python3.11/site-packages/demo/settings.py",
+                      f'SENDGRID_API_KEY = "{sendgrid_excluded.secret}"\n', [sendgrid_excluded],
+                      skip=SKIP_EXCLUDED),
+            text_file("app/docs/example.env", _DECOYS),
+            *self.fillers("", 40),
+        ]
+        assert len(normalize(long_dir + "gitlab.env")) > 100
+
+        # Layer 2: the application. Uncompressed, every path written as "./...". A pax entry.
+        ghp, ghs = s.token("github-pat"), s.token("github-app-token")
+        mongo, sendgrid = s.password("mongodb-connection-string"), s.token("sendgrid-api-key")
+        dockercfg, slack_bot, hf = (s.token("docker-config-auth"), s.token("slack-bot-token"),
+                                    s.token("huggingface-token"))
+        pax_path = ("./app/données/" + "/".join(f"sous-répertoire-{i:02d}" for i in range(12))
+                    + "/配置-slack.txt")
+        layer2 = [
+            Member("./", kind="dir"),
+            text_file("./app/deploy.sh",
+                      "#!/bin/sh\nset -eu\n# push the release tag\n"
+                      f"export GITHUB_TOKEN={ghp.secret}\n"
+                      'curl -fsS -H "Authorization: token $GITHUB_TOKEN" '
+                      "https://api.github.com/repos/acme/app/releases\n", [ghp]),
+            text_file("./app/ci/install-token.json",
+                      f'{{"token": "{ghs.secret}", "expires_at": "2031-01-01T00:00:00Z"}}\n',
+                      [ghs]),
+            text_file("./app/settings.py",
+                      '"""Production settings."""\n\nDEBUG = False\n'
+                      f'MONGO_URI = "mongodb+srv://api:{mongo.secret}@cluster0.x1y2z.mongodb.net/app"\n'
+                      f'SENDGRID_API_KEY = "{sendgrid.secret}"\n', [mongo, sendgrid]),
+            text_file("./root/.docker/config.json",
+                      '{\n  "auths": {\n    "registry.example.com": {\n'
+                      f'      "auth": "{dockercfg.secret}"\n    }}\n  }}\n}}\n',
+                      [dockercfg]),
+            text_file(pax_path, f"SLACK_BOT_TOKEN={slack_bot.secret}\n", [slack_bot],
+                      tar_format=tarfile.PAX_FORMAT),
+            text_file("./app/.hf_token", hf.secret, [hf]),  # no trailing newline: ends at EOF
+            *self.fillers("./", 30),
+        ]
+        assert len(normalize(pax_path).encode()) > 255
+
+        # Layer 3: the final touches. gzip. An opaque whiteout, a rewritten .env, more keys.
+        akid3, aks3 = s.token("aws-access-key-id"), s.token("aws-secret-access-key")
+        sk = s.token("stripe-secret-key")
+        openssh, pkcs8 = s.pem("private-key-openssh", 400), s.pem("private-key-pkcs8")
+        snakeoil = s.pem("private-key-pkcs8")
+        dckr = s.token("dockerhub-pat")
+        ustar_long = ("app/integrations/registry/credentials/dockerhub/production/ci-pipelines/"
+                      "release-train/2024/dockerhub-token.env")
+        layer3 = [
+            text_file("srv/somedir/.wh..wh..opq", ""),
+            text_file("srv/somedir/readme.txt", f.prose(5)),
+            text_file("etc/app/.env",
+                      f"APP_ENV=production\nAWS_ACCESS_KEY_ID={akid3.secret}\n"
+                      f"AWS_SECRET_ACCESS_KEY={aks3.secret}\nSTRIPE_SECRET_KEY={sk.secret}\n",
+                      [akid3, aks3, sk]),
+            text_file("root/.ssh/id_ed25519", openssh.secret + "\n", [openssh]),
+            text_file("app/certs/server.key", pkcs8.secret + "\n", [pkcs8]),
+            text_file("etc/ssl/private/ssl-cert-snakeoil.key", snakeoil.secret + "\n", [snakeoil],
+                      skip=SKIP_EXCLUDED),
+            text_file(ustar_long, f'DOCKERHUB_TOKEN="{dckr.secret}"\n', [dckr]),  # ustar prefix
+            text_file("app/start.sh", "#!/bin/sh\nexec /app/bin/server --config /app/config.yaml\n"),
+            *self.fillers("", 20),
+        ]
+        assert 100 < len(ustar_long) <= 255
+
+        return [
+            Layer(with_parent_dirs(layer0), "gzip-2", "ADD rootfs.tar / # multi-member gzip"),
+            Layer(with_parent_dirs(layer1), "zstd", "RUN install-deps # zstd"),
+            Layer(with_parent_dirs(layer2), "none", "COPY app /app # uncompressed"),
+            Layer(with_parent_dirs(layer3), "gzip", "RUN finalize # gzip"),
+        ]
+
+    def secrets_layer(self) -> list[Member]:
+        s = self.secrets
+        fgpat, gkey = s.token("github-fine-grained-pat"), s.token("google-api-key")
+        ec = s.pem("private-key-ec", 90)
+        mysql, amqp = s.password("mysql-connection-string"), s.password("amqp-connection-string")
+        vault, do = s.token("hashicorp-vault-token"), s.token("digitalocean-token")
+        return with_parent_dirs([
+            text_file("app/.env", f"GH_TOKEN={fgpat.secret}\nMAPS_API_KEY={gkey.secret}\n",
+                      [fgpat, gkey]),
+            text_file("app/keys/id_ecdsa", ec.secret + "\n", [ec]),
+            text_file("app/db.conf",
+                      f"[db]\nurl = mysql://shop:{mysql.secret}@mysql.internal:3306/shop\n"
+                      f"[queue]\nbroker = amqp://jobs:{amqp.secret}@rabbitmq:5672/jobs\n",
+                      [mysql, amqp]),
+            text_file("app/vault.env", f"VAULT_ADDR=https://vault.internal:8200\n"
+                      f"VAULT_TOKEN={vault.secret}\n", [vault]),
+            text_file("app/do.env", f"DIGITALOCEAN_TOKEN={do.secret}\n", [do]),
+            *self.fillers("", 6),
+        ])
+
+    def filler_layer(self, count: int) -> list[Member]:
+        return with_parent_dirs(self.fillers("", count))
+
+    def broken_layers(self) -> tuple[list[Member], list[Member], list[Member], list[Member]]:
+        s = self.secrets
+        gho, xapp = s.token("github-oauth-token"), s.token("slack-app-token")
+        gldt, azure = s.token("gitlab-deploy-token"), s.token("azure-storage-account-key")
+        dsa = s.pem("private-key-dsa", 400)
+        good0 = with_parent_dirs([
+            text_file("etc/broken/.env", f"GITHUB_OAUTH_TOKEN={gho.secret}\n", [gho]),
+            *self.fillers("", 5),
+        ])
+        truncated1 = self.filler_layer(60)
+        mismatched2 = with_parent_dirs([
+            text_file("app/slack.env", f"SLACK_APP_TOKEN={xapp.secret}\n", [xapp]),
+            *self.fillers("", 5),
+        ])
+        good3 = with_parent_dirs([
+            text_file("app/final.env",
+                      f"CI_DEPLOY_PASSWORD={gldt.secret}\nAZURE_STORAGE_CONNECTION_STRING="
+                      f"DefaultEndpointsProtocol=https;AccountName=acmeassets;"
+                      f"AccountKey={azure.secret};EndpointSuffix=core.windows.net\n",
+                      [gldt, azure]),
+            text_file("app/keys/legacy_dsa", dsa.secret + "\n", [dsa]),
+            *self.fillers("", 5),
+        ])
+        return good0, truncated1, mismatched2, good3
+
+    def dir_files(self) -> list[Member]:
+        s = self.secrets
+        xoxp, dckr = s.token("slack-user-token"), s.token("dockerhub-pat")
+        pg, mongo = s.password("postgres-connection-string"), s.password("mongodb-connection-string")
+        pgp = s.pem("private-key-pgp", 700)
+        enc = s.pem("private-key-pkcs8-encrypted", 1200)
+        sa_key = s.pem("private-key-pkcs8", json_escaped=True)
+        npm_excluded, bin_secret = s.token("npm-access-token"), s.token("stripe-secret-key")
+        sa_json = json.dumps({
+            "type": "service_account", "project_id": "acme-prod",
+            "private_key_id": self.rng.randbytes(20).hex(),
+            "private_key": "PLACEHOLDER",
+            "client_email": "ci@acme-prod.iam.gserviceaccount.com",
+        }, indent=2).replace("PLACEHOLDER", sa_key.secret) + "\n"
+        return [
+            text_file(".env", f"SLACK_USER_TOKEN={xoxp.secret}\nDOCKERHUB_TOKEN={dckr.secret}\n",
+                      [xoxp, dckr]),
+            Member("link-to-env", kind="symlink", link=".env", plants=[xoxp, dckr],
+                   skip=SKIP_SYMLINK),
+            text_file("config/database.yml",
+                      "production:\n"
+                      f"  primary: postgresql://app:{pg.secret}@pg.internal:5432/app\n"
+                      f"  events: mongodb://events:{mongo.secret}@mongo-0.mongo:27017/events\n",
+                      [pg, mongo]),
+            text_file("config/gcp-sa.json", sa_json, [sa_key]),
+            text_file("keys/release-signing.asc", pgp.secret + "\n", [pgp]),
+            text_file("keys/backup.p8", enc.secret + "\n", [enc]),
+            text_file("node_modules/lib/.npmrc", f"//registry.npmjs.org/:_authToken="
+                      f"{npm_excluded.secret}\n",
+                      [npm_excluded, Plant("npmrc-auth-token", npm_excluded.secret)],
+                      skip=SKIP_EXCLUDED),
+            self.binary_with("bin/tool", bin_secret, f"sk={bin_secret.secret}"),
+            text_file("README.md", "# dir-demo\n\n" + self.filler.prose(12)),
+            text_file("empty.txt", ""),
+            *self.fillers("", 8),
+        ]
+
+
+# Near misses: placeholders and templates that no built-in rule may report.
+_DECOYS = """\
+# Copy to .env and fill in. Nothing below is a real credential.
+AWS_ACCESS_KEY_ID=AKIAXXXXXXXXXXXXXXXX
+AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY}
+GITHUB_TOKEN=ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
+GITLAB_TOKEN=glpat-<your token here>
+SLACK_BOT_TOKEN=xoxb-your-bot-token
+SLACK_WEBHOOK=https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX
+STRIPE_SECRET_KEY=sk_live_xxxxxxxxxxxxxxxxxxxxxxxx
+DATABASE_URL=postgres://postgres:postgres@localhost:5432/postgres
+MONGO_URL=mongodb://user:${MONGO_PASSWORD}@localhost:27017
+REDIS_URL=redis://localhost:6379/0
+BROKER_URL=amqp://guest:guest@localhost:5672//
+NPM_TOKEN=${NPM_TOKEN}
+-----BEGIN RSA PRIVATE KEY-----
+<paste your key here>
+-----END RSA PRIVATE KEY-----
+"""
+
+
+# --- Output ----------------------------------------------------------------------------------
+
+_OUTPUTS = ("oci-demo", "oci-broken", "dir-demo", "layers", "docker-archive.tar", "golden.json")
+
+
+def write_dir(root: pathlib.Path, members: list[Member]) -> None:
+    root.mkdir(parents=True)
+    for m in members:
+        path = root / m.path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if m.kind == "file":
+            path.write_bytes(m.data)
+        elif m.kind == "symlink":
+            os.symlink(m.link, path)
+        else:
+            raise ValueError(f"{m.kind} entries are not written to directories")
+
+
+def generate(outdir: pathlib.Path, seed: int) -> Golden:
+    corpus, golden = Corpus(seed), Golden(seed)
+    outdir.mkdir(parents=True, exist_ok=True)
+    for name in _OUTPUTS:
+        p = outdir / name
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p)
+        elif p.exists() or p.is_symlink():
+            p.unlink()
+
+    # oci-demo and docker-archive: the same image.
+    demo = corpus.demo_layers()
+    tars = write_oci_image(outdir / "oci-demo", "demo", demo)
+    write_docker_archive(outdir / "docker-archive.tar", "demo:latest", demo, tars)
+    golden.target("oci-demo", "oci:OUTDIR/oci-demo:demo", len(demo))
+    golden.target("docker-archive", "docker-archive:OUTDIR/docker-archive.tar", len(demo))
+    for target in ("oci-demo", "docker-archive"):
+        for i, layer in enumerate(demo):
+            golden.add_members(target, i, layer.members)
+
+    # Standalone layers: one small secret-bearing tar in three encodings, three malformed blobs.
+    layers_dir = outdir / "layers"
+    layers_dir.mkdir()
+    secrets = corpus.secrets_layer()
+    secrets_tar = tar_bytes(secrets)
+    for target, name, blob in (("layer-gz", "secrets.tar.gz", gzip_bytes(secrets_tar)),
+                               ("layer-zst", "secrets.tar.zst", zstd_bytes(secrets_tar)),
+                               ("layer-tar", "secrets.tar", secrets_tar)):
+        (layers_dir / name).write_bytes(blob)
+        golden.target(target, f"layer:OUTDIR/layers/{name}", 1)
+        golden.add_members(target, 0, secrets)
+
+    truncated = gzip_bytes(tar_bytes(corpus.filler_layer(60)))
+    (layers_dir / "truncated.tar.gz").write_bytes(truncated[: len(truncated) // 2])
+    golden.target("layer-truncated-gz", "layer:OUTDIR/layers/truncated.tar.gz", 1)
+    golden.error("layer-truncated-gz", 0, "gzip")
+
+    big_filler = tar_bytes(corpus.filler_layer(400))
+    assert len(big_filler) > 2 * ZSTD_MAX_BLOCK_BYTES
+    (layers_dir / "bad-frame.tar.zst").write_bytes(corrupt_second_zstd_block(zstd_bytes(big_filler)))
+    golden.target("layer-bad-frame-zst", "layer:OUTDIR/layers/bad-frame.tar.zst", 1)
+    golden.error("layer-bad-frame-zst", 0, "zstd")
+
+    # Three files, no directory entries: the second header follows the first file's data.
+    three = [dataclasses.replace(m, path=f"file-{i}.txt")
+             for i, m in enumerate(corpus.fillers("", 3))]
+    second_header = TAR_BLOCK_BYTES + len(three[0].data) + (-len(three[0].data) % TAR_BLOCK_BYTES)
+    (layers_dir / "bad-header.tar").write_bytes(
+        corrupt_tar_checksum(tar_bytes(three), second_header))
+    golden.target("layer-bad-header-tar", "layer:OUTDIR/layers/bad-header.tar", 1)
+    golden.error("layer-bad-header-tar", 0, "tar")
+
+    # oci-broken: good, truncated gzip, digest mismatch, good.
+    good0, trunc1, mismatch2, good3 = corpus.broken_layers()
+    oci = OciLayout(outdir / "oci-broken")
+    tars = [tar_bytes(m) for m in (good0, trunc1, mismatch2, good3)]
+    blob0 = gzip_bytes(tars[0])
+    blob1 = gzip_bytes(tars[1])
+    blob1 = blob1[: len(blob1) // 2]
+    blob2 = gzip_bytes(tars[2])
+    # Same size, still a valid gzip of the same tar, but not the bytes the digest names.
+    blob2_stored = (blob2[:GZIP_MTIME_OFFSET_BYTES] + b"\x01\x02\x03\x04"
+                    + blob2[GZIP_MTIME_OFFSET_BYTES + 4 :])
+    blob3 = zstd_bytes(tars[3])
+    descriptors = [
+        {"mediaType": MT_LAYER_GZIP, "digest": oci.put_blob(blob0), "size": len(blob0)},
+        {"mediaType": MT_LAYER_GZIP, "digest": oci.put_blob(blob1), "size": len(blob1)},
+        {"mediaType": MT_LAYER_GZIP, "digest": oci.put_blob(blob2, stored=blob2_stored),
+         "size": len(blob2)},
+        {"mediaType": MT_LAYER_ZSTD, "digest": oci.put_blob(blob3), "size": len(blob3)},
+    ]
+    config = image_config(["sha256:" + sha256_hex(t) for t in tars],
+                          ["ADD good.tar /", "ADD truncated.tar /", "ADD tampered.tar /",
+                           "ADD good.tar.zst /"])
+    oci.add_image("broken", config, descriptors)
+    oci.finish()
+    golden.target("oci-broken", "oci:OUTDIR/oci-broken:broken", 4)
+    golden.add_members("oci-broken", 0, good0)
+    golden.add_members("oci-broken", 1, trunc1)
+    golden.add_members("oci-broken", 2, mismatch2, skip_all=SKIP_DIGEST)
+    golden.add_members("oci-broken", 3, good3)
+    golden.error("oci-broken", 1, "gzip")
+    golden.error("oci-broken", 2, "digest")
+
+    # dir-demo: a plain directory.
+    files = corpus.dir_files()
+    write_dir(outdir / "dir-demo", files)
+    golden.target("dir-demo", "dir:OUTDIR/dir-demo", 1)
+    golden.add_members("dir-demo", 0, files)
+
+    golden.write(outdir / "golden.json")
+    return golden
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("outdir", type=pathlib.Path)
+    ap.add_argument("--seed", type=int, help="default: a random seed, printed")
+    args = ap.parse_args(argv)
+    if shutil.which("zstd") is None:
+        print("error: the zstd command-line tool is required", file=sys.stderr)
+        return 2
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**32)
+    print(f"seed: {seed}")
+    golden = generate(args.outdir, seed)
+    total = sum(p.stat().st_size for p in args.outdir.rglob("*") if p.is_file()
+                and not p.is_symlink())
+    print(f"wrote {args.outdir}: {len(golden.expected)} expected findings, "
+          f"{len(golden.not_expected)} that must not be reported, "
+          f"{len(golden.expected_errors)} expected errors, {total / 1e6:.1f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
