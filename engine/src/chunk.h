@@ -7,6 +7,7 @@
 #include <tbb/concurrent_queue.h>
 
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,7 +33,7 @@ struct Segment {
 
 struct Chunk {
   uint32_t job = 0;
-  std::unique_ptr<uint8_t[]> data;  // allocated on first use; pages are touched only when filled
+  std::unique_ptr<uint8_t[]> data;
   size_t capacity_bytes = 0;
   size_t used_bytes = 0;
   std::vector<Segment> segments;  // capacity kept across uses: no allocation once warm
@@ -45,10 +46,18 @@ struct Chunk {
 
 class ChunkPool {
  public:
+  // Allocates and touches every buffer up front: the pool is the scan's fixed memory footprint,
+  // the same for a 2 MB layer as for a 20 GB one, and no page fault lands on the hot path.
   ChunkPool(size_t chunk_count, size_t capacity_bytes) : capacity_bytes_(capacity_bytes) {
     for (size_t i = 0; i < chunk_count; ++i) {
-      chunks_.push_back(std::make_unique<Chunk>());
-      free_.push(chunks_.back().get());
+      auto chunk = std::make_unique<Chunk>();
+      chunk->data.reset(new uint8_t[capacity_bytes]);
+      std::memset(chunk->data.get(), 0, capacity_bytes);
+      chunk->capacity_bytes = capacity_bytes;
+      chunk->segments.reserve(256);
+      chunk->paths.reserve(16 << 10);
+      free_.push(chunk.get());
+      chunks_.push_back(std::move(chunk));
     }
   }
 
@@ -56,10 +65,6 @@ class ChunkPool {
   Chunk* Acquire(uint32_t job) {
     Chunk* chunk = nullptr;
     free_.pop(chunk);
-    if (!chunk->data) {
-      chunk->data.reset(new uint8_t[capacity_bytes_]);
-      chunk->capacity_bytes = capacity_bytes_;
-    }
     chunk->job = job;
     chunk->used_bytes = 0;
     chunk->segments.clear();

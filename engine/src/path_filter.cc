@@ -24,7 +24,6 @@ struct PathFilter::Compiled {
     return options;
   }
   RE2::Set set;
-  std::vector<int> matched;
 };
 
 PathFilter::PathFilter(const std::vector<std::string>& patterns)
@@ -39,7 +38,8 @@ bool PathFilter::Excludes(std::string_view path) {
   rooted_.assign("/");
   rooted_.append(path);
   RE2::Set::ErrorInfo info{};
-  const bool hit = compiled_->set.Match(rooted_, &compiled_->matched, &info);
+  // No match list wanted: with one, RE2::Set allocates a SparseSet on every call.
+  const bool hit = compiled_->set.Match(rooted_, nullptr, &info);
   // An out-of-memory DFA here would hide nothing: fail open (scan the file) rather than skip it.
   return hit && info.kind == RE2::Set::kNoError;
 }

@@ -29,6 +29,7 @@
 #include "layersift/engine/digest.h"
 #include "layersift/engine/entry_source.h"
 #include "layersift/engine/path_filter.h"
+#include "layersift/fetch/read_ahead_source.h"
 
 namespace layersift {
 
@@ -212,7 +213,7 @@ void ScanRun::ReadJob(uint32_t job_id, LayerReader& reader) {
   JobState& state = *states_[job_id];
   StageStats& stats = layer.stats;
   double read_seconds = 0;
-  double source_seconds = 0;  // reading + decompressing
+  double source_seconds = 0;  // decompressing, including waits for the read-ahead thread
   double walk_seconds = 0;    // everything in the reader, which includes the above
   const Clock::time_point start = Clock::now();
   std::string computed_digest;
@@ -224,11 +225,13 @@ void ScanRun::ReadJob(uint32_t job_id, LayerReader& reader) {
       });
       reader.Read(job_id, *walker, layer);
     } else {
+      // Reading and hashing run on a read-ahead thread, overlapped with decompression. Hashing
+      // verifies an OCI blob against its digest, or gives a bare layer its digest.
       std::unique_ptr<ByteSource> stored = job.layer->open();
-      stored = std::make_unique<MeteredSource>(std::move(stored), &read_seconds, &stored_bytes_done_);
-      // Hash while streaming: verifies an OCI blob, or gives a bare layer its digest.
       const std::string expected = job.layer->verify_digest ? job.layer->digest : "";
       stored = std::make_unique<DigestingSource>(std::move(stored), expected, &computed_digest);
+      stored = std::make_unique<MeteredSource>(std::move(stored), &read_seconds, &stored_bytes_done_);
+      stored = std::make_unique<ReadAheadSource>(std::move(stored));
       Compression compression = Compression::kNone;
       std::unique_ptr<ByteSource> tar = OpenDecompressed(std::move(stored), &compression);
       layer.compression = std::string(CompressionName(compression));
@@ -260,7 +263,7 @@ void ScanRun::ReadJob(uint32_t job_id, LayerReader& reader) {
   }
   const double total_seconds = SecondsSince(start);
   stats.read_seconds = read_seconds;
-  stats.decompress_seconds = std::max(0.0, source_seconds - read_seconds);
+  stats.decompress_seconds = source_seconds;
   stats.walk_seconds = std::max(0.0, (job.layer ? walk_seconds : total_seconds) - source_seconds);
 }
 
@@ -414,7 +417,9 @@ ScanResult ScanRun::Run(const std::vector<std::string>& specs) {
       1, std::min<size_t>({threads, std::max<size_t>(jobs_.size(), 1),
                            std::max<uint64_t>(1, options_.max_memory_bytes / 2 / kReaderBudgetBytes)}));
   const uint64_t chunk_budget = options_.max_memory_bytes / 2;
-  const size_t wanted_chunks = 4 * threads + 2 * readers;
+  // Enough for every matcher to hold one chunk while each reader fills another and one more
+  // waits; more only adds memory, not speed.
+  const size_t wanted_chunks = 2 * threads + 2 * readers;
   const size_t affordable_chunks = static_cast<size_t>(chunk_budget / chunk_capacity);
   const size_t chunk_count = std::max(readers + 1, std::min(wanted_chunks, affordable_chunks));
   pool_ = std::make_unique<ChunkPool>(chunk_count, chunk_capacity);

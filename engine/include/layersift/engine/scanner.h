@@ -64,7 +64,8 @@ struct StageStats {
   uint64_t links_skipped = 0;
   uint64_t whiteouts = 0;
   uint64_t bytes_scanned = 0;
-  double read_seconds = 0;        // reading and hashing the stored blob
+  double read_seconds = 0;        // reading and hashing the stored blob (read-ahead thread)
+                                  // (overlapped with decompression)
   double decompress_seconds = 0;
   double walk_seconds = 0;        // tar parsing, path filtering, copying into chunks
   double match_seconds = 0;       // summed over matcher threads
