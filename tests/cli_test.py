@@ -33,7 +33,7 @@ def golden():
 
 
 def target(name):
-    return golden()["targets"][name]
+    return golden()["targets"][name].replace("OUTDIR", ARGS.corpus)
 
 
 class CliTest(unittest.TestCase):

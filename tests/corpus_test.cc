@@ -16,9 +16,17 @@ using testing::RunScan;
 using testing::ScanSetup;
 
 json Golden() {
-  std::ifstream in(std::string(CorpusDir()) + "/golden.json");
-  EXPECT_TRUE(in) << "run corpus/generate.py first (ctest does it through a fixture)";
-  return json::parse(in);
+  json golden = testing::LoadGolden();
+  EXPECT_FALSE(golden["targets"].empty()) << "run corpus/generate.py first (ctest's fixture does)";
+  return golden;
+}
+
+std::string SpecOf(const json& golden, const std::string& name) {
+  for (const auto& [target, spec] : testing::CorpusTargets(golden)) {
+    if (target == name) return spec;
+  }
+  ADD_FAILURE() << "no target " << name << " in golden.json";
+  return "";
 }
 
 using Key = std::tuple<int, std::string, std::string, std::string>;  // layer, path, rule, sha256
@@ -55,8 +63,7 @@ class CorpusTargetTest : public ::testing::TestWithParam<std::string> {};
 TEST_P(CorpusTargetTest, FindingsAndErrorsMatchTheGoldenList) {
   const json golden = Golden();
   const std::string name = GetParam();
-  ASSERT_TRUE(golden["targets"].contains(name)) << name;
-  const std::string spec = golden["targets"][name];
+  const std::string spec = SpecOf(golden, name);
   std::vector<Rule> rules;
   const ScanResult result = RunScan({spec}, ScanSetup{}, &rules);
 
@@ -94,10 +101,9 @@ TEST_P(CorpusTargetTest, FindingsAndErrorsMatchTheGoldenList) {
 }
 
 std::vector<std::string> TargetNames() {
-  std::ifstream in(std::string(CorpusDir()) + "/golden.json");
-  if (!in) return {"missing-corpus"};
   std::vector<std::string> names;
-  for (const auto& [name, spec] : json::parse(in)["targets"].items()) names.push_back(name);
+  for (const auto& [name, spec] : testing::CorpusTargets(testing::LoadGolden())) names.push_back(name);
+  if (names.empty()) names.push_back("missing-corpus");  // fails loudly instead of running nothing
   return names;
 }
 
@@ -113,7 +119,7 @@ TEST(CorpusTest, OneRunOverEveryTargetKeepsEverythingElse) {
   const json golden = Golden();
   std::vector<std::string> specs;
   std::vector<std::string> names;
-  for (const auto& [name, spec] : golden["targets"].items()) {
+  for (const auto& [name, spec] : testing::CorpusTargets(golden)) {
     names.push_back(name);
     specs.push_back(spec);
   }

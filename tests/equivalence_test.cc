@@ -18,10 +18,8 @@ using testing::RunScan;
 using testing::ScanSetup;
 
 std::vector<std::string> CorpusSpecs() {
-  std::ifstream in(std::string(CorpusDir()) + "/golden.json");
   std::vector<std::string> specs;
-  if (!in) return specs;
-  for (const auto& [name, spec] : nlohmann::json::parse(in)["targets"].items()) specs.push_back(spec);
+  for (const auto& [name, spec] : testing::CorpusTargets(testing::LoadGolden())) specs.push_back(spec);
   return specs;
 }
 

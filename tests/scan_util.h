@@ -2,6 +2,8 @@
 #ifndef LAYERSIFT_TESTS_SCAN_UTIL_H_
 #define LAYERSIFT_TESTS_SCAN_UTIL_H_
 
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <string>
@@ -15,6 +17,24 @@
 namespace layersift::testing {
 
 inline const char* CorpusDir() { return LAYERSIFT_CORPUS_DIR; }
+
+// golden.json's targets, name -> spec, with its OUTDIR placeholder replaced by the corpus dir.
+inline std::vector<std::pair<std::string, std::string>> CorpusTargets(const nlohmann::json& golden) {
+  std::vector<std::pair<std::string, std::string>> targets;
+  for (const auto& [name, spec_json] : golden["targets"].items()) {
+    std::string spec = spec_json.get<std::string>();
+    const size_t at = spec.find("OUTDIR");
+    if (at != std::string::npos) spec.replace(at, 6, CorpusDir());
+    targets.emplace_back(name, spec);
+  }
+  return targets;
+}
+
+inline nlohmann::json LoadGolden() {
+  std::ifstream in(std::string(CorpusDir()) + "/golden.json");
+  if (!in) return nlohmann::json::object({{"targets", nlohmann::json::object()}});
+  return nlohmann::json::parse(in);
+}
 
 struct ScanSetup {
   MatchEngine engine = MatchEngine::kVectorscan;

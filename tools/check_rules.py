@@ -40,9 +40,8 @@ RE2_MAX_REPEAT = 1000
 
 _ID_RE = re.compile(r"[a-z0-9-]+")
 _REQUIRED = ("id", "name", "kind", "pattern", "keywords", "examples", "negative_examples")
-_OPTIONAL = (
-    "min_entropy", "max_match_bytes", "enabled", "description", "references", "vendor", "confidence",
-)
+_OPTIONAL = ("min_entropy", "max_match_bytes", "enabled", "description", "references", "vendor",
+             "confidence")
 
 
 class RuleError(Exception):

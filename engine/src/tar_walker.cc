@@ -31,6 +31,11 @@ struct ArchiveDeleter {
 };
 using ArchiveHandle = std::unique_ptr<archive, ArchiveDeleter>;
 
+// ARCHIVE_WARN still delivers the entry (e.g. a name in an unexpected charset). ARCHIVE_RETRY,
+// which sorts above WARN, means a damaged header that libarchive would skip: for us an error, since
+// whatever lay under the damage would go unscanned.
+bool Usable(int rc) { return rc == ARCHIVE_OK || rc == ARCHIVE_WARN; }
+
 ArchiveHandle NewTarReader() {
   ArchiveHandle handle(archive_read_new());
   if (!handle) throw SourceError("libarchive: out of memory");
@@ -63,7 +68,7 @@ class TarWalker final : public EntrySource {
     archive_entry* entry = nullptr;
     const int rc = archive_read_next_header(archive_.get(), &entry);
     if (rc == ARCHIVE_EOF) return false;
-    if (rc < ARCHIVE_WARN) Fail("bad tar header");
+    if (!Usable(rc)) Fail("bad tar header");
     const char* path = archive_entry_pathname(entry);
     if (path == nullptr) path = "";
     info.path = NormalizeEntryPath(path);
@@ -80,7 +85,7 @@ class TarWalker final : public EntrySource {
     for (;;) {
       const int rc = archive_read_data_block(archive_.get(), &block, &size, &offset);
       if (rc == ARCHIVE_EOF) return {};
-      if (rc < ARCHIVE_WARN) Fail("bad tar entry data");
+      if (!Usable(rc)) Fail("bad tar entry data");
       if (size > 0) return {static_cast<const uint8_t*>(block), size};
     }
   }
@@ -129,7 +134,7 @@ void SeekTarMember(archive* handle, const std::string& archive_path, const std::
   const std::string_view wanted = NormalizeEntryPath(member_path);
   archive_entry* entry = nullptr;
   int rc;
-  while ((rc = archive_read_next_header(handle, &entry)) >= ARCHIVE_WARN) {
+  while (Usable(rc = archive_read_next_header(handle, &entry))) {
     const char* name = archive_entry_pathname(entry);
     if (name != nullptr && NormalizeEntryPath(name) == wanted) return;
   }
@@ -153,7 +158,7 @@ class TarMemberSource final : public ByteSource {
     for (;;) {
       const int rc = archive_read_data_block(archive_.get(), &block, &size, &offset);
       if (rc == ARCHIVE_EOF) return {};
-      if (rc < ARCHIVE_WARN) {
+      if (!Usable(rc)) {
         const char* message = archive_error_string(archive_.get());
         throw SourceError("cannot read member " + member_path_ + " of " + archive_path_ + ": " +
                           (message ? message : "bad tar data"));
@@ -289,7 +294,7 @@ std::vector<std::string> ListTarMembers(const std::string& archive_path, size_t 
   std::vector<std::string> names;
   archive_entry* entry = nullptr;
   int rc;
-  while (names.size() < limit && (rc = archive_read_next_header(handle.get(), &entry)) >= ARCHIVE_WARN) {
+  while (names.size() < limit && Usable(rc = archive_read_next_header(handle.get(), &entry))) {
     const char* name = archive_entry_pathname(entry);
     if (name != nullptr) names.emplace_back(NormalizeEntryPath(name));
   }
