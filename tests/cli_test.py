@@ -124,6 +124,27 @@ class CliTest(unittest.TestCase):
         self.assertTrue(doc["findings"])
         self.assertTrue(any("/nonexistent/image.tar" in e["message"] for e in doc["errors"]))
 
+    def test_bare_paths_are_recognised_by_content(self):
+        for name in ("oci-demo", "docker-archive", "layer-gz", "layer-zst", "layer-tar", "dir-demo"):
+            spec = target(name)
+            bare = spec.split(":", 1)[1]
+            if name == "oci-demo":
+                bare = bare.rsplit(":", 1)[0]  # the tag belongs to the oci: form
+            _, explicit = self.scan_json(spec)
+            _, sniffed = self.scan_json(bare)
+            self.assertEqual(sniffed["targets"][0]["kind"], explicit["targets"][0]["kind"], name)
+            strip = lambda doc: [(f["layer_index"], f["path"], f["rule_id"], f["secret_sha256"])
+                                 for f in doc["findings"]]
+            self.assertEqual(strip(sniffed), strip(explicit), name)
+
+    def test_unknown_transport_and_tag_are_explained(self):
+        proc = run("scan", "--quiet", "docker://example.com/x:1", check_codes=[3])
+        self.assertIn("unknown transport", proc.stdout)
+        oci = target("oci-demo").rsplit(":", 1)[0]
+        proc = run("scan", "--quiet", oci + ":nosuchtag", check_codes=[3])
+        self.assertIn("tag 'nosuchtag' not found", proc.stdout)
+        self.assertIn("demo", proc.stdout)
+
     def test_clean_directory_exits_0(self):
         with tempfile.TemporaryDirectory() as d:
             with open(os.path.join(d, "readme.txt"), "w") as f:

@@ -114,6 +114,37 @@ INSTANTIATE_TEST_SUITE_P(Corpus, CorpusTargetTest, ::testing::ValuesIn(TargetNam
                            return name;
                          });
 
+// What the walker saw in the demo image: links and devices skipped, whiteouts recorded (for the
+// image semantics), exclusions and binaries counted.
+TEST(CorpusTest, WalkerAccountsForEveryEntryKind) {
+  const json golden = Golden();
+  const ScanResult result = RunScan({SpecOf(golden, "oci-demo")}, ScanSetup{});
+  StageStats totals;
+  std::vector<std::string> whiteouts;
+  for (const LayerResult& layer : result.layers) {
+    EXPECT_TRUE(layer.complete);
+    EXPECT_FALSE(layer.compression.empty());
+    EXPECT_EQ(layer.digest.rfind("sha256:", 0), 0u);
+    totals.Add(layer.stats);
+    whiteouts.insert(whiteouts.end(), layer.whiteouts.begin(), layer.whiteouts.end());
+  }
+  EXPECT_EQ(result.layers.size(), golden["layer_counts"]["oci-demo"].get<size_t>());
+  EXPECT_GE(totals.links_skipped, 2u);
+  EXPECT_GE(totals.files_excluded, 1u);
+  EXPECT_GE(totals.files_binary_skipped, 1u);
+  EXPECT_GE(totals.files_empty, 1u);
+  EXPECT_GT(totals.bytes_scanned, 2u << 20);
+  EXPECT_GT(totals.uncompressed_bytes, totals.bytes_scanned);
+  EXPECT_TRUE(std::any_of(whiteouts.begin(), whiteouts.end(),
+                          [](const std::string& p) { return p.find(".wh..wh..opq") != std::string::npos; }));
+  EXPECT_TRUE(std::any_of(whiteouts.begin(), whiteouts.end(), [](const std::string& p) {
+    return p.find(".wh.") != std::string::npos && p.find(".wh..wh..opq") == std::string::npos;
+  }));
+  std::set<std::string> compressions;
+  for (const LayerResult& layer : result.layers) compressions.insert(layer.compression);
+  EXPECT_EQ(compressions, (std::set<std::string>{"gzip", "zstd", "none"}));
+}
+
 // All targets in one run: a broken layer or target costs only itself.
 TEST(CorpusTest, OneRunOverEveryTargetKeepsEverythingElse) {
   const json golden = Golden();
