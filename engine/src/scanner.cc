@@ -212,9 +212,10 @@ void ScanRun::ReadJob(uint32_t job_id, LayerReader& reader) {
   LayerResult& layer = result_.layers[job_id];
   JobState& state = *states_[job_id];
   StageStats& stats = layer.stats;
-  double read_seconds = 0;
-  double source_seconds = 0;  // decompressing, including waits for the read-ahead thread
-  double walk_seconds = 0;    // everything in the reader, which includes the above
+  double read_seconds = 0;        // on the read-ahead thread
+  double decompress_seconds = 0;  // on the decompression thread
+  double wait_seconds = 0;        // this thread waiting for decompressed bytes
+  double walk_seconds = 0;        // this thread in the walker, waits included
   const Clock::time_point start = Clock::now();
   std::string computed_digest;
   try {
@@ -225,8 +226,9 @@ void ScanRun::ReadJob(uint32_t job_id, LayerReader& reader) {
       });
       reader.Read(job_id, *walker, layer);
     } else {
-      // Reading and hashing run on a read-ahead thread, overlapped with decompression. Hashing
-      // verifies an OCI blob against its digest, or gives a bare layer its digest.
+      // Three threads per layer, each stage overlapped with the next: reading and hashing (the
+      // hash verifies an OCI blob, or gives a bare layer its digest), decompression, and this
+      // reader, which walks the tar and fills chunks.
       std::unique_ptr<ByteSource> stored = job.layer->open();
       const std::string expected = job.layer->verify_digest ? job.layer->digest : "";
       stored = std::make_unique<DigestingSource>(std::move(stored), expected, &computed_digest);
@@ -235,22 +237,23 @@ void ScanRun::ReadJob(uint32_t job_id, LayerReader& reader) {
       Compression compression = Compression::kNone;
       std::unique_ptr<ByteSource> tar = OpenDecompressed(std::move(stored), &compression);
       layer.compression = std::string(CompressionName(compression));
-      ByteSource* tar_counter = tar.get();
-      tar = std::make_unique<MeteredSource>(std::move(tar), &source_seconds, nullptr);
+      tar = std::make_unique<MeteredSource>(std::move(tar), &decompress_seconds, nullptr);
+      tar = std::make_unique<ReadAheadSource>(std::move(tar));
+      tar = std::make_unique<MeteredSource>(std::move(tar), &wait_seconds, nullptr);
+      ByteSource* const tar_stream = tar.get();
       std::unique_ptr<EntrySource> entries = NewTarWalker(std::move(tar));
       MeteredEntries metered(*entries, &walk_seconds);
       try {
         reader.Read(job_id, metered, layer);
+        // A tar stream ends at its end-of-archive marker; what follows (padding, or a tampered
+        // tail) is still part of the blob and must be hashed before the digest can be trusted.
+        while (!tar_stream->Next().empty()) {
+        }
       } catch (...) {
-        stats.uncompressed_bytes = tar_counter->bytes_read();
+        stats.uncompressed_bytes = tar_stream->bytes_read();
         throw;
       }
-      stats.uncompressed_bytes = tar_counter->bytes_read();
-      // A tar stream ends at its end-of-archive marker; what follows (padding, or a tampered
-      // tail) is still part of the blob and must be hashed before the digest can be trusted.
-      while (!tar_counter->Next().empty()) {
-      }
-      stats.uncompressed_bytes = tar_counter->bytes_read();
+      stats.uncompressed_bytes = tar_stream->bytes_read();
     }
     layer.complete = true;
   } catch (const std::exception& e) {
@@ -263,8 +266,8 @@ void ScanRun::ReadJob(uint32_t job_id, LayerReader& reader) {
   }
   const double total_seconds = SecondsSince(start);
   stats.read_seconds = read_seconds;
-  stats.decompress_seconds = source_seconds;
-  stats.walk_seconds = std::max(0.0, (job.layer ? walk_seconds : total_seconds) - source_seconds);
+  stats.decompress_seconds = decompress_seconds;
+  stats.walk_seconds = std::max(0.0, (job.layer ? walk_seconds : total_seconds) - wait_seconds);
 }
 
 void ScanRun::MatchChunk(Chunk* chunk) {
