@@ -55,7 +55,7 @@ TEST(EquivalenceTest, CorpusFindingsDoNotDependOnChunkingEngineOrThreads) {
     setup.engine = i % 2 ? MatchEngine::kRe2 : MatchEngine::kVectorscan;
     setup.threads = 1 + rng() % 3;
     setup.chunk_bytes = 1 + rng() % 300000;
-    setup.max_memory_bytes = 4 << 20;  // few chunks in flight: readers wait on the pool
+    setup.max_memory_bytes = kMinimumMaxMemoryBytes;
     setups.push_back(setup);
   }
   for (const ScanSetup& setup : setups) {

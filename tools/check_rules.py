@@ -21,7 +21,7 @@ engine:
 This is a development aid, not the engine: the C++ `layersift rules check` is authoritative.
 Python's `re` stands in for RE2, so patterns must stay inside the subset both accept; the lint
 below rejects the constructs where they differ. Needs PyYAML (`python3 -m pip install pyyaml`
-or the distribution's python3-yaml). corpus/check_golden.py imports this module.
+or the distribution's python3-yaml).
 """
 
 from __future__ import annotations

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "sanitizer_handoff.h"
+
 namespace layersift {
 
 // One piece of one file inside a chunk. A file too large for one chunk is cut into pieces that
@@ -65,6 +67,7 @@ class ChunkPool {
   Chunk* Acquire(uint32_t job) {
     Chunk* chunk = nullptr;
     free_.pop(chunk);
+    HandoffAcquire(chunk);
     chunk->job = job;
     chunk->used_bytes = 0;
     chunk->segments.clear();
@@ -72,7 +75,10 @@ class ChunkPool {
     return chunk;
   }
 
-  void Release(Chunk* chunk) { free_.push(chunk); }
+  void Release(Chunk* chunk) {
+    HandoffRelease(chunk);
+    free_.push(chunk);
+  }
 
   size_t capacity_bytes() const { return capacity_bytes_; }
   size_t chunk_count() const { return chunks_.size(); }

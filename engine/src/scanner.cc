@@ -25,6 +25,7 @@
 
 #include "chunk.h"
 #include "layer_reader.h"
+#include "sanitizer_handoff.h"
 #include "layersift/engine/decompress.h"
 #include "layersift/engine/digest.h"
 #include "layersift/engine/entry_source.h"
@@ -276,6 +277,7 @@ void ScanRun::MatchChunk(Chunk* chunk) {
   if (!scratch.context) scratch.context = database_.NewContext();
   ScanContext* const context = scratch.context.get();
   std::vector<RuleMatch>& matches = scratch.matches;
+  HandoffAcquire(chunk);
   const Clock::time_point start = Clock::now();
   JobState& state = *states_[chunk->job];
   const uint8_t* const data = chunk->data.get();
@@ -343,6 +345,8 @@ void ScanRun::MatchChunk(Chunk* chunk) {
 // Line numbers, de-duplication across pieces, and the job's errors into the result.
 void ScanRun::FinishJob(uint32_t job_id) {
   JobState& state = *states_[job_id];
+  // The matchers are done (wait_for_all returned); the lock makes that visible to sanitizers.
+  std::lock_guard<std::mutex> lock(state.mutex);
   LayerResult& layer = result_.layers[job_id];
   const Job& job = jobs_[job_id];
   layer.stats.match_seconds = state.match_seconds;
@@ -452,7 +456,10 @@ ScanResult ScanRun::Run(const std::vector<std::string>& specs) {
     reader_threads.emplace_back([&] {
       ReaderNode::gateway_type* gateway = nullptr;
       LayerReader reader(*pool_, filter, context_bytes, options_.scan_binaries,
-                         [&gateway](Chunk* chunk) { gateway->try_put(chunk); });
+                         [&gateway](Chunk* chunk) {
+                           HandoffRelease(chunk);
+                           gateway->try_put(chunk);
+                         });
       for (;;) {
         Assignment assignment{};
         assignments.pop(assignment);
@@ -503,7 +510,12 @@ ScanResult ScanRun::Run(const std::vector<std::string>& specs) {
 }  // namespace
 
 Scanner::Scanner(const PatternDatabase& database, ScanOptions options)
-    : database_(database), options_(std::move(options)) {}
+    : database_(database), options_(std::move(options)) {
+  if (options_.max_memory_bytes < kMinimumMaxMemoryBytes) {
+    throw std::invalid_argument("--max-memory must be at least " +
+                                std::to_string(kMinimumMaxMemoryBytes >> 20) + "MiB");
+  }
+}
 
 ScanResult Scanner::Scan(const std::vector<std::string>& target_specs) {
   ScanRun run(database_, options_);

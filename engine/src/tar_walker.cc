@@ -36,6 +36,23 @@ using ArchiveHandle = std::unique_ptr<archive, ArchiveDeleter>;
 // whatever lay under the damage would go unscanned.
 bool Usable(int rc) { return rc == ARCHIVE_OK || rc == ARCHIVE_WARN; }
 
+// The next non-empty data block of the current entry, in libarchive's buffer (no copy); empty at
+// the entry's end or on failure, which sets *failed. Sparse files' holes are not materialised.
+std::span<const uint8_t> NextDataBlock(archive* a, bool* failed) {
+  const void* block = nullptr;
+  size_t size = 0;
+  la_int64_t offset = 0;
+  for (;;) {
+    const int rc = archive_read_data_block(a, &block, &size, &offset);
+    if (rc == ARCHIVE_EOF) return {};
+    if (!Usable(rc)) {
+      *failed = true;
+      return {};
+    }
+    if (size > 0) return {static_cast<const uint8_t*>(block), size};
+  }
+}
+
 ArchiveHandle NewTarReader() {
   ArchiveHandle handle(archive_read_new());
   if (!handle) throw SourceError("libarchive: out of memory");
@@ -79,15 +96,10 @@ class TarWalker final : public EntrySource {
   }
 
   std::span<const uint8_t> ReadData() override {
-    const void* block = nullptr;
-    size_t size = 0;
-    la_int64_t offset = 0;
-    for (;;) {
-      const int rc = archive_read_data_block(archive_.get(), &block, &size, &offset);
-      if (rc == ARCHIVE_EOF) return {};
-      if (!Usable(rc)) Fail("bad tar entry data");
-      if (size > 0) return {static_cast<const uint8_t*>(block), size};
-    }
+    bool failed = false;
+    const std::span<const uint8_t> block = NextDataBlock(archive_.get(), &failed);
+    if (failed) Fail("bad tar entry data");
+    return block;
   }
 
  private:
@@ -152,19 +164,14 @@ class TarMemberSource final : public ByteSource {
 
  private:
   std::span<const uint8_t> NextImpl() override {
-    const void* block = nullptr;
-    size_t size = 0;
-    la_int64_t offset = 0;
-    for (;;) {
-      const int rc = archive_read_data_block(archive_.get(), &block, &size, &offset);
-      if (rc == ARCHIVE_EOF) return {};
-      if (!Usable(rc)) {
-        const char* message = archive_error_string(archive_.get());
-        throw SourceError("cannot read member " + member_path_ + " of " + archive_path_ + ": " +
-                          (message ? message : "bad tar data"));
-      }
-      if (size > 0) return {static_cast<const uint8_t*>(block), size};
+    bool failed = false;
+    const std::span<const uint8_t> block = NextDataBlock(archive_.get(), &failed);
+    if (failed) {
+      const char* message = archive_error_string(archive_.get());
+      throw SourceError("cannot read member " + member_path_ + " of " + archive_path_ + ": " +
+                        (message ? message : "bad tar data"));
     }
+    return block;
   }
 
   std::string archive_path_;

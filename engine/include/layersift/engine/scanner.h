@@ -12,6 +12,10 @@
 
 namespace layersift {
 
+// Below this, the fixed buffers of one layer reader (read-ahead rings, decompressor output) and
+// a minimal chunk pool do not fit.
+inline constexpr uint64_t kMinimumMaxMemoryBytes = 32ull << 20;
+
 struct ScanOptions {
   unsigned threads = 0;                      // matcher threads; 0 = all cores
   uint64_t max_memory_bytes = 512ull << 20;  // ceiling for chunk buffers and layers in flight
@@ -97,7 +101,8 @@ struct ScanResult {
 
 class Scanner {
  public:
-  // The database must outlive the scanner.
+  // The database must outlive the scanner. Throws std::invalid_argument if max_memory_bytes is
+  // below kMinimumMaxMemoryBytes.
   Scanner(const PatternDatabase& database, ScanOptions options);
 
   // Resolves and scans every target. Never throws for bad input: a target or layer that cannot
