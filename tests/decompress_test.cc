@@ -13,6 +13,7 @@ namespace layersift {
 namespace {
 
 using testing::Drain;
+using testing::DrainWithReadInto;
 using testing::StringSource;
 
 std::string SampleText(size_t bytes, uint32_t seed) {
@@ -61,6 +62,25 @@ TEST(DecompressTest, DetectsByMagicAndRoundTripsInAnyBlockSize) {
     EXPECT_EQ(detected, Compression::kZstd);
     EXPECT_EQ(Decompress(text, block, &detected), text);
     EXPECT_EQ(detected, Compression::kNone);
+  }
+}
+
+// Decompressors write straight into the caller's buffer through ReadInto; the bytes, and the
+// count of bytes read, must be those Next() gives, whatever the buffer size and however the
+// two calls are mixed.
+TEST(DecompressTest, ReadIntoGivesTheSameBytesAsNext) {
+  const std::string text = SampleText(1 << 20, 4);
+  const std::pair<std::string, std::string> cases[] = {
+      {Gzip(text) + Gzip(text), text + text}, {Zstd(text), text}, {text, text}};
+  for (const auto& [stored, expected] : cases) {
+    for (size_t buffer : {size_t{1}, size_t{4099}, size_t{3} << 20}) {
+      for (bool mix : {false, true}) {
+        auto source = OpenDecompressed(std::make_unique<StringSource>(stored, 5000), nullptr);
+        EXPECT_EQ(DrainWithReadInto(*source, buffer, mix), expected) << buffer << " " << mix;
+        EXPECT_EQ(source->bytes_read(), expected.size());
+        EXPECT_EQ(source->ReadInto(std::span<uint8_t>()), 0u);
+      }
+    }
   }
 }
 
@@ -141,6 +161,13 @@ TEST(DigestTest, VerifiesWhileStreaming) {
   } catch (const SourceError& e) {
     EXPECT_NE(std::string(e.what()).find("digest mismatch"), std::string::npos);
   }
+  // Through ReadInto, mixed with Next, the same bytes are hashed and checked.
+  computed.clear();
+  DigestingSource ok_read_into(std::make_unique<StringSource>(data, 999), digest, &computed);
+  EXPECT_EQ(DrainWithReadInto(ok_read_into, 700, true), data);
+  EXPECT_EQ(computed, digest);
+  DigestingSource bad_read_into(std::make_unique<StringSource>(tampered, 999), digest);
+  EXPECT_THROW(DrainWithReadInto(bad_read_into, 700, true), SourceError);
 }
 
 TEST(DigestTest, KnownVector) {

@@ -2,12 +2,18 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <fstream>
+
+#include "layersift/fetch/file_source.h"
+
 #include "test_util.h"
 
 namespace layersift {
 namespace {
 
 using testing::Drain;
+using testing::DrainWithReadInto;
 using testing::StringSource;
 
 // Produces `good_bytes` bytes, then fails.
@@ -37,6 +43,25 @@ TEST(ReadAheadSourceTest, PassesBytesThroughUnchangedWhateverTheBlockSizes) {
       EXPECT_TRUE(source.Next().empty());
     }
   }
+}
+
+// The read-ahead thread fills its blocks through the inner source's ReadInto; a file source
+// preads straight into them.
+TEST(ReadAheadSourceTest, FillsBlocksFromAFileSourceDirectly) {
+  std::string data;
+  for (uint32_t i = 0; i < 200000; ++i) data.push_back(static_cast<char>(i * 31u % 253u));
+  const std::string path = ::testing::TempDir() + "read_ahead_file_source.bin";
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << data;
+  }
+  for (size_t file_block : {size_t{7}, size_t{1} << 20}) {
+    ReadAheadSource source(std::make_unique<FileSource>(path, 0, UINT64_MAX, file_block), 4096, 3);
+    EXPECT_EQ(Drain(source), data);
+    FileSource direct(path, 100, 1000, file_block);
+    EXPECT_EQ(DrainWithReadInto(direct, 333, true), data.substr(100, 1000));
+  }
+  std::remove(path.c_str());
 }
 
 TEST(ReadAheadSourceTest, ErrorsArriveAfterTheBytesReadBeforeThem) {

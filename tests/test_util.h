@@ -37,6 +37,25 @@ inline std::string Drain(ByteSource& source) {
   return out;
 }
 
+// Reads the whole source through ReadInto() with a buffer of `buffer_bytes`, alternating with
+// Next() every third call when `mix_next` is set: both ways must give the same bytes.
+inline std::string DrainWithReadInto(ByteSource& source, size_t buffer_bytes, bool mix_next = false) {
+  std::string out;
+  std::vector<uint8_t> buffer(buffer_bytes);
+  for (unsigned call = 0;; ++call) {
+    if (mix_next && call % 3 == 2) {
+      const std::span<const uint8_t> block = source.Next();
+      if (block.empty()) break;
+      out.append(reinterpret_cast<const char*>(block.data()), block.size());
+      continue;
+    }
+    const size_t n = source.ReadInto(buffer);
+    if (n == 0) break;
+    out.append(reinterpret_cast<const char*>(buffer.data()), n);
+  }
+  return out;
+}
+
 }  // namespace layersift::testing
 
 #endif  // LAYERSIFT_TESTS_TEST_UTIL_H_

@@ -2,6 +2,8 @@
 
 #include <zstd.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
@@ -43,12 +45,30 @@ class InputCursor {
   bool ended_ = false;
 };
 
+// What every decompressor shares: it decodes into whichever buffer it is given, the consumer's
+// (ReadInto) or its own output block (Next), allocated on first use since a consumer that reads
+// with ReadInto never needs it.
+class Decoder : public ByteSource {
+ protected:
+  // Decodes into `dst` (non-empty) until at least one byte is there; 0 at the end of the stream.
+  virtual size_t DecodeInto(std::span<uint8_t> dst) = 0;
+
+ private:
+  std::span<const uint8_t> NextImpl() final {
+    if (out_.empty()) out_.resize(kDecompressedBlockBytes);
+    return {out_.data(), DecodeInto(out_)};
+  }
+  size_t ReadIntoImpl(std::span<uint8_t> dst) final { return dst.empty() ? 0 : DecodeInto(dst); }
+
+  std::vector<uint8_t> out_;
+};
+
 #ifdef LAYERSIFT_HAVE_ISAL
 
-class GzipSource final : public ByteSource {
+class GzipSource final : public Decoder {
  public:
   explicit GzipSource(std::unique_ptr<ByteSource> inner)
-      : input_(std::move(inner)), out_(kDecompressedBlockBytes) {
+      : input_(std::move(inner)) {
     StartMember();
   }
 
@@ -59,25 +79,26 @@ class GzipSource final : public ByteSource {
     member_done_ = false;
   }
 
-  std::span<const uint8_t> NextImpl() override {
+  size_t DecodeInto(std::span<uint8_t> dst) override {
     for (;;) {
       if (member_done_) {
         // A gzip stream may hold several members back to back (pigz, concatenated files).
-        if (input_.AtEnd()) return {};
+        if (input_.AtEnd()) return 0;
         StartMember();
       }
       const bool have_input = input_.Refill();
       std::span<const uint8_t>& in = input_.pending();
       state_.next_in = const_cast<uint8_t*>(in.data());
       state_.avail_in = static_cast<uint32_t>(in.size());
-      state_.next_out = out_.data();
-      state_.avail_out = static_cast<uint32_t>(out_.size());
+      state_.next_out = dst.data();
+      state_.avail_out = static_cast<uint32_t>(std::min<size_t>(dst.size(), UINT32_MAX));
+      const uint32_t avail_out = state_.avail_out;
       const int rc = isal_inflate(&state_);
       input_.Consume(in.size() - state_.avail_in);
       if (rc < 0) throw SourceError(Describe(rc) + Offset(input_.consumed()));
-      const size_t produced = out_.size() - state_.avail_out;
+      const size_t produced = avail_out - state_.avail_out;
       if (state_.block_state == ISAL_BLOCK_FINISH) member_done_ = true;
-      if (produced > 0) return {out_.data(), produced};
+      if (produced > 0) return produced;
       if (!member_done_ && !have_input) {
         throw SourceError("truncated gzip stream: input ends inside a member" +
                           Offset(input_.consumed()));
@@ -97,27 +118,26 @@ class GzipSource final : public ByteSource {
   }
 
   InputCursor input_;
-  std::vector<uint8_t> out_;
   inflate_state state_;
   bool member_done_ = false;
 };
 
 #else  // zlib fallback
 
-class GzipSource final : public ByteSource {
+class GzipSource final : public Decoder {
  public:
   explicit GzipSource(std::unique_ptr<ByteSource> inner)
-      : input_(std::move(inner)), out_(kDecompressedBlockBytes) {
+      : input_(std::move(inner)) {
     std::memset(&stream_, 0, sizeof(stream_));
     if (inflateInit2(&stream_, 16 + MAX_WBITS) != Z_OK) throw SourceError("zlib: inflateInit2 failed");
   }
   ~GzipSource() override { inflateEnd(&stream_); }
 
  private:
-  std::span<const uint8_t> NextImpl() override {
+  size_t DecodeInto(std::span<uint8_t> dst) override {
     for (;;) {
       if (member_done_) {
-        if (input_.AtEnd()) return {};
+        if (input_.AtEnd()) return 0;
         inflateReset(&stream_);
         member_done_ = false;
       }
@@ -125,8 +145,9 @@ class GzipSource final : public ByteSource {
       std::span<const uint8_t>& in = input_.pending();
       stream_.next_in = const_cast<Bytef*>(in.data());
       stream_.avail_in = static_cast<uInt>(in.size());
-      stream_.next_out = out_.data();
-      stream_.avail_out = static_cast<uInt>(out_.size());
+      stream_.next_out = dst.data();
+      stream_.avail_out = static_cast<uInt>(std::min<size_t>(dst.size(), UINT32_MAX));
+      const uInt avail_out = stream_.avail_out;
       const int rc = inflate(&stream_, Z_NO_FLUSH);
       input_.Consume(in.size() - stream_.avail_in);
       if (rc == Z_STREAM_END) {
@@ -135,8 +156,8 @@ class GzipSource final : public ByteSource {
         throw SourceError(std::string("corrupt gzip stream: ") +
                           (stream_.msg ? stream_.msg : "inflate failed") + Offset(input_.consumed()));
       }
-      const size_t produced = out_.size() - stream_.avail_out;
-      if (produced > 0) return {out_.data(), produced};
+      const size_t produced = avail_out - stream_.avail_out;
+      if (produced > 0) return produced;
       if (!member_done_ && !have_input) {
         throw SourceError("truncated gzip stream: input ends inside a member" +
                           Offset(input_.consumed()));
@@ -145,17 +166,16 @@ class GzipSource final : public ByteSource {
   }
 
   InputCursor input_;
-  std::vector<uint8_t> out_;
   z_stream stream_;
   bool member_done_ = false;
 };
 
 #endif
 
-class ZstdSource final : public ByteSource {
+class ZstdSource final : public Decoder {
  public:
   explicit ZstdSource(std::unique_ptr<ByteSource> inner)
-      : input_(std::move(inner)), out_(kDecompressedBlockBytes), stream_(ZSTD_createDStream()) {
+      : input_(std::move(inner)), stream_(ZSTD_createDStream()) {
     if (stream_ == nullptr) throw SourceError("zstd: cannot create a decompression stream");
     ZSTD_DCtx_setParameter(stream_, ZSTD_d_windowLogMax, kZstdWindowLogMax);
   }
@@ -164,13 +184,13 @@ class ZstdSource final : public ByteSource {
   ZstdSource& operator=(const ZstdSource&) = delete;
 
  private:
-  std::span<const uint8_t> NextImpl() override {
+  size_t DecodeInto(std::span<uint8_t> dst) override {
     for (;;) {
       const bool have_input = input_.Refill();
-      if (!have_input && frame_done_) return {};
+      if (!have_input && frame_done_) return 0;
       std::span<const uint8_t>& in = input_.pending();
       ZSTD_inBuffer zin{in.data(), in.size(), 0};
-      ZSTD_outBuffer zout{out_.data(), out_.size(), 0};
+      ZSTD_outBuffer zout{dst.data(), dst.size(), 0};
       const size_t rc = ZSTD_decompressStream(stream_, &zout, &zin);
       input_.Consume(zin.pos);
       if (ZSTD_isError(rc)) {
@@ -179,7 +199,7 @@ class ZstdSource final : public ByteSource {
       }
       // rc == 0: a frame is complete and fully flushed; another frame may follow.
       frame_done_ = rc == 0;
-      if (zout.pos > 0) return {out_.data(), zout.pos};
+      if (zout.pos > 0) return zout.pos;
       if (!have_input) {
         throw SourceError("truncated zstd stream: input ends inside a frame" +
                           Offset(input_.consumed()));
@@ -188,7 +208,6 @@ class ZstdSource final : public ByteSource {
   }
 
   InputCursor input_;
-  std::vector<uint8_t> out_;
   ZSTD_DStream* stream_;
   bool frame_done_ = true;
 };

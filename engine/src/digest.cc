@@ -53,9 +53,21 @@ DigestingSource::DigestingSource(std::unique_ptr<ByteSource> inner, std::string 
 std::span<const uint8_t> DigestingSource::NextImpl() {
   if (finished_) return {};
   const std::span<const uint8_t> block = inner_->Next();
+  Hash(block);
+  return block;
+}
+
+size_t DigestingSource::ReadIntoImpl(std::span<uint8_t> dst) {
+  if (finished_ || dst.empty()) return 0;
+  const size_t n = inner_->ReadInto(dst);
+  Hash(dst.first(n));
+  return n;
+}
+
+void DigestingSource::Hash(std::span<const uint8_t> block) {
   if (!block.empty()) {
     hash_.Update(block);
-    return block;
+    return;
   }
   finished_ = true;
   const std::string digest = "sha256:" + hash_.FinishHex();
@@ -64,7 +76,6 @@ std::span<const uint8_t> DigestingSource::NextImpl() {
     throw SourceError("digest mismatch: expected " + expected_digest_ + ", content hashes to " +
                       digest);
   }
-  return {};
 }
 
 }  // namespace layersift

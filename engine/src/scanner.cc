@@ -81,6 +81,14 @@ class MeteredSource final : public ByteSource {
     if (bytes_) bytes_->fetch_add(block.size(), std::memory_order_relaxed);
     return block;
   }
+  // Passed through, so that a decompressor below still writes into the read-ahead blocks above.
+  size_t ReadIntoImpl(std::span<uint8_t> dst) override {
+    const Clock::time_point start = Clock::now();
+    const size_t n = inner_->ReadInto(dst);
+    *seconds_ += SecondsSince(start);
+    if (bytes_) bytes_->fetch_add(n, std::memory_order_relaxed);
+    return n;
+  }
 
   std::unique_ptr<ByteSource> inner_;
   double* seconds_;

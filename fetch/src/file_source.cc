@@ -27,11 +27,15 @@ FileSource::~FileSource() {
 }
 
 std::span<const uint8_t> FileSource::NextImpl() {
-  if (remaining_bytes_ == 0) return {};
-  const size_t want = static_cast<size_t>(std::min<uint64_t>(buffer_.size(), remaining_bytes_));
+  return {buffer_.data(), ReadIntoImpl(buffer_)};
+}
+
+size_t FileSource::ReadIntoImpl(std::span<uint8_t> dst) {
+  if (remaining_bytes_ == 0 || dst.empty()) return 0;
+  const size_t want = static_cast<size_t>(std::min<uint64_t>(dst.size(), remaining_bytes_));
   ssize_t got;
   do {
-    got = ::pread(fd_, buffer_.data(), want, static_cast<off_t>(offset_bytes_));
+    got = ::pread(fd_, dst.data(), want, static_cast<off_t>(offset_bytes_));
   } while (got < 0 && errno == EINTR);
   if (got < 0) throw SourceError("cannot read " + path_ + ": " + std::strerror(errno));
   if (got == 0) {
@@ -40,11 +44,11 @@ std::span<const uint8_t> FileSource::NextImpl() {
                         " bytes of the expected range are missing");
     }
     remaining_bytes_ = 0;
-    return {};
+    return 0;
   }
   offset_bytes_ += static_cast<uint64_t>(got);
   if (bounded_) remaining_bytes_ -= static_cast<uint64_t>(got);
-  return {buffer_.data(), static_cast<size_t>(got)};
+  return static_cast<size_t>(got);
 }
 
 }  // namespace layersift

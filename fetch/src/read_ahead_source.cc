@@ -1,7 +1,6 @@
 #include "layersift/fetch/read_ahead_source.h"
 
 #include <algorithm>
-#include <cstring>
 
 namespace layersift {
 
@@ -22,7 +21,6 @@ ReadAheadSource::~ReadAheadSource() {
 }
 
 void ReadAheadSource::Produce() {
-  std::span<const uint8_t> pending;  // the rest of a block from inner_ that did not fit
   for (;;) {
     Block* block;
     {
@@ -32,22 +30,18 @@ void ReadAheadSource::Produce() {
       block = &blocks_[produced_ % blocks_.size()];
     }
     // Fill outside the lock: only this thread touches a block between consumed and produced.
+    // ReadInto lets a decompressor write into the block itself, with no copy in between.
     block->size = 0;
     std::string error;
     bool end = false;
     try {
       while (block->size < block->bytes.size()) {
-        if (pending.empty()) {
-          pending = inner_->Next();
-          if (pending.empty()) {
-            end = true;
-            break;
-          }
+        const size_t n = inner_->ReadInto(std::span(block->bytes).subspan(block->size));
+        if (n == 0) {
+          end = true;
+          break;
         }
-        const size_t n = std::min(pending.size(), block->bytes.size() - block->size);
-        std::memcpy(block->bytes.data() + block->size, pending.data(), n);
         block->size += n;
-        pending = pending.subspan(n);
       }
     } catch (const std::exception& e) {
       error = e.what();

@@ -39,6 +39,9 @@ class DigestingSource final : public ByteSource {
 
  private:
   std::span<const uint8_t> NextImpl() override;
+  size_t ReadIntoImpl(std::span<uint8_t> dst) override;
+  // Hashes a block; an empty one is the end of the stream, where the digest is checked.
+  void Hash(std::span<const uint8_t> block);
 
   std::unique_ptr<ByteSource> inner_;
   std::string expected_digest_;

@@ -3,8 +3,10 @@
 #ifndef LAYERSIFT_FETCH_BYTE_SOURCE_H_
 #define LAYERSIFT_FETCH_BYTE_SOURCE_H_
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <span>
 #include <stdexcept>
@@ -32,9 +34,26 @@ class ByteSource {
   virtual ~ByteSource() = default;
 
   std::span<const uint8_t> Next() {
-    std::span<const uint8_t> block = NextImpl();
+    std::span<const uint8_t> block;
+    if (!leftover_.empty()) {
+      block = leftover_;
+      leftover_ = {};
+    } else {
+      block = NextImpl();
+    }
     bytes_read_ += block.size();
     return block;
+  }
+
+  // Puts the next bytes of the stream into `dst` and returns how many; fewer than dst.size() is
+  // not the end, 0 is (for a non-empty `dst`). A source that produces its bytes (a decompressor,
+  // a file read) writes them straight into `dst`; the rest copy from their own block. Use it
+  // where the bytes must land in a buffer of the caller's anyway: it saves one copy per byte.
+  // May be mixed with Next(); failures throw SourceError as Next() does.
+  size_t ReadInto(std::span<uint8_t> dst) {
+    const size_t n = ReadIntoImpl(dst);
+    bytes_read_ += n;
+    return n;
   }
 
   // Bytes handed out so far.
@@ -43,7 +62,18 @@ class ByteSource {
  private:
   virtual std::span<const uint8_t> NextImpl() = 0;
 
+  // Default: copies from NextImpl()'s blocks, keeping what did not fit for the next call.
+  virtual size_t ReadIntoImpl(std::span<uint8_t> dst) {
+    if (dst.empty()) return 0;
+    if (leftover_.empty()) leftover_ = NextImpl();
+    const size_t n = std::min(dst.size(), leftover_.size());
+    std::memcpy(dst.data(), leftover_.data(), n);
+    leftover_ = leftover_.subspan(n);
+    return n;
+  }
+
   uint64_t bytes_read_ = 0;
+  std::span<const uint8_t> leftover_;  // the part of a block ReadInto() has not handed out
 };
 
 // A source that hands out one block it was given, then everything of `rest`. Used to put back the

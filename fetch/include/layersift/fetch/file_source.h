@@ -10,7 +10,7 @@
 
 namespace layersift {
 
-// Reads a local file front to back with read(2) into one reusable buffer.
+// Reads a local file front to back with pread(2), into one reusable buffer or the caller's.
 class FileSource final : public ByteSource {
  public:
   static constexpr size_t kDefaultBlockBytes = 1 << 20;
@@ -27,6 +27,7 @@ class FileSource final : public ByteSource {
 
  private:
   std::span<const uint8_t> NextImpl() override;
+  size_t ReadIntoImpl(std::span<uint8_t> dst) override;
 
   std::string path_;
   int fd_ = -1;
