@@ -66,6 +66,7 @@ class ByteSource {
   virtual size_t ReadIntoImpl(std::span<uint8_t> dst) {
     if (dst.empty()) return 0;
     if (leftover_.empty()) leftover_ = NextImpl();
+    if (leftover_.empty()) return 0;  // the end: its span may hold a null pointer
     const size_t n = std::min(dst.size(), leftover_.size());
     std::memcpy(dst.data(), leftover_.data(), n);
     leftover_ = leftover_.subspan(n);
