@@ -58,7 +58,7 @@ class Decoder : public ByteSource {
     if (out_.empty()) out_.resize(kDecompressedBlockBytes);
     return {out_.data(), DecodeInto(out_)};
   }
-  size_t ReadIntoImpl(std::span<uint8_t> dst) final { return dst.empty() ? 0 : DecodeInto(dst); }
+  size_t ReadIntoImpl(std::span<uint8_t> dst) final { return DecodeInto(dst); }
 
   std::vector<uint8_t> out_;
 };

@@ -58,7 +58,7 @@ std::span<const uint8_t> DigestingSource::NextImpl() {
 }
 
 size_t DigestingSource::ReadIntoImpl(std::span<uint8_t> dst) {
-  if (finished_ || dst.empty()) return 0;
+  if (finished_) return 0;
   const size_t n = inner_->ReadInto(dst);
   Hash(dst.first(n));
   return n;

@@ -77,17 +77,19 @@ class MeteredSource final : public ByteSource {
   std::span<const uint8_t> NextImpl() override {
     const Clock::time_point start = Clock::now();
     const std::span<const uint8_t> block = inner_->Next();
-    *seconds_ += SecondsSince(start);
-    if (bytes_) bytes_->fetch_add(block.size(), std::memory_order_relaxed);
+    Account(start, block.size());
     return block;
   }
   // Passed through, so that a decompressor below still writes into the read-ahead blocks above.
   size_t ReadIntoImpl(std::span<uint8_t> dst) override {
     const Clock::time_point start = Clock::now();
     const size_t n = inner_->ReadInto(dst);
-    *seconds_ += SecondsSince(start);
-    if (bytes_) bytes_->fetch_add(n, std::memory_order_relaxed);
+    Account(start, n);
     return n;
+  }
+  void Account(Clock::time_point start, size_t bytes) {
+    *seconds_ += SecondsSince(start);
+    if (bytes_) bytes_->fetch_add(bytes, std::memory_order_relaxed);
   }
 
   std::unique_ptr<ByteSource> inner_;

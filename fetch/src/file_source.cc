@@ -31,7 +31,7 @@ std::span<const uint8_t> FileSource::NextImpl() {
 }
 
 size_t FileSource::ReadIntoImpl(std::span<uint8_t> dst) {
-  if (remaining_bytes_ == 0 || dst.empty()) return 0;
+  if (remaining_bytes_ == 0) return 0;
   const size_t want = static_cast<size_t>(std::min<uint64_t>(dst.size(), remaining_bytes_));
   ssize_t got;
   do {

@@ -46,11 +46,12 @@ class ByteSource {
   }
 
   // Puts the next bytes of the stream into `dst` and returns how many; fewer than dst.size() is
-  // not the end, 0 is (for a non-empty `dst`). A source that produces its bytes (a decompressor,
+  // not the end, 0 is (an empty `dst` reads nothing and also gives 0). A source that produces its bytes (a decompressor,
   // a file read) writes them straight into `dst`; the rest copy from their own block. Use it
   // where the bytes must land in a buffer of the caller's anyway: it saves one copy per byte.
   // May be mixed with Next(); failures throw SourceError as Next() does.
   size_t ReadInto(std::span<uint8_t> dst) {
+    if (dst.empty()) return 0;
     const size_t n = ReadIntoImpl(dst);
     bytes_read_ += n;
     return n;
@@ -62,9 +63,9 @@ class ByteSource {
  private:
   virtual std::span<const uint8_t> NextImpl() = 0;
 
-  // Default: copies from NextImpl()'s blocks, keeping what did not fit for the next call.
+  // Called with a non-empty `dst` only; 0 means the end. Default: copies from NextImpl()'s
+  // blocks, keeping what did not fit for the next call.
   virtual size_t ReadIntoImpl(std::span<uint8_t> dst) {
-    if (dst.empty()) return 0;
     if (leftover_.empty()) leftover_ = NextImpl();
     if (leftover_.empty()) return 0;  // the end: its span may hold a null pointer
     const size_t n = std::min(dst.size(), leftover_.size());
