@@ -3,7 +3,10 @@
 #include <cctype>
 #include <cmath>
 
+#include <map>
+
 #include "layersift/engine/matcher.h"
+#include "layersift/engine/validate.h"
 #include "matcher_internal.h"
 
 namespace layersift {
@@ -42,9 +45,63 @@ RuleTable::RuleTable(const std::vector<Rule>& all_rules, const MatcherOptions& m
     context_bytes = std::max(context_bytes, rules[r].max_match_bytes);
   }
   context_bytes += longest_keyword_bytes;
+  // A line allowlist looks this far beyond the match, so chunks must carry it too.
+  for (const Rule& rule : rules) {
+    if (!rule.allow.lines.empty() || (rule.shared_allow && !rule.shared_allow->lines.empty())) {
+      context_bytes += Allowlist::kLineContextBytes;
+      break;
+    }
+  }
 }
 
 namespace {
+
+std::unique_ptr<RE2> CompileFilterRegex(const Rule& rule, const std::string& pattern,
+                                        const char* what) {
+  auto regex = std::make_unique<RE2>(pattern, RuleRegexOptions());
+  if (!regex->ok()) {
+    throw RuleError(rule.source + ": rule '" + rule.id + "': " + what + " regex '" + pattern +
+                    "' does not compile: " + regex->error());
+  }
+  return regex;
+}
+
+std::unique_ptr<CompiledRuleFilters::Regexes> CompileAllowlist(const Rule& rule,
+                                                               const Allowlist& allow) {
+  auto out = std::make_unique<CompiledRuleFilters::Regexes>();
+  auto compile = [&](const std::vector<std::string>& from, std::vector<std::unique_ptr<RE2>>& to,
+                     const char* what) {
+    for (const std::string& pattern : from) to.push_back(CompileFilterRegex(rule, pattern, what));
+  };
+  compile(allow.secrets, out->secrets, "allow.secrets");
+  compile(allow.matches, out->matches, "allow.matches");
+  compile(allow.lines, out->lines, "allow.lines");
+  compile(allow.paths, out->paths, "allow.paths");
+  out->stopwords = allow.stopwords;
+  return out;
+}
+
+bool AnySearch(const std::vector<std::unique_ptr<RE2>>& regexes, std::string_view text) {
+  const re2::StringPiece piece(text.data(), text.size());
+  for (const auto& regex : regexes) {
+    if (RE2::PartialMatch(piece, *regex)) return true;
+  }
+  return false;
+}
+
+bool ContainsCaseless(std::string_view text, std::string_view lower_word) {
+  if (lower_word.size() > text.size()) return false;
+  for (size_t i = 0; i + lower_word.size() <= text.size(); ++i) {
+    size_t j = 0;
+    while (j < lower_word.size() &&
+           std::tolower(static_cast<unsigned char>(text[i + j])) == lower_word[j]) {
+      ++j;
+    }
+    if (j == lower_word.size()) return true;
+  }
+  return false;
+}
+
 RE2::Options SetOptions(const RuleTable& table) {
   RE2::Options options = RuleRegexOptions();
   options.set_max_mem(table.options.re2_set_max_mem_bytes);
@@ -76,6 +133,33 @@ Confirmer::Confirmer(const RuleTable& table)
     }
   }
   if (!set_.Compile()) throw RuleError("the rule set does not compile as an RE2::Set (out of memory)");
+  std::map<const Allowlist*, const CompiledRuleFilters::Regexes*> shared;
+  filters_.resize(table.rules.size());
+  for (size_t r = 0; r < table.rules.size(); ++r) {
+    const Rule& rule = table.rules[r];
+    CompiledRuleFilters& filters = filters_[r];
+    if (!rule.allow.empty()) {
+      allowlists_.push_back(CompileAllowlist(rule, rule.allow));
+      filters.allowlists.push_back(allowlists_.back().get());
+    }
+    if (rule.shared_allow && !rule.shared_allow->empty()) {
+      auto [it, inserted] = shared.emplace(rule.shared_allow.get(), nullptr);
+      if (inserted) {
+        allowlists_.push_back(CompileAllowlist(rule, *rule.shared_allow));
+        it->second = allowlists_.back().get();
+      }
+      filters.allowlists.push_back(it->second);
+    }
+    for (const std::string& pattern : rule.paths) {
+      filters.required_paths.push_back(CompileFilterRegex(rule, pattern, "paths"));
+    }
+    filters.has_path_conditions = !filters.required_paths.empty();
+    for (const auto* allow : filters.allowlists) {
+      if (!allow->paths.empty()) filters.has_path_conditions = true;
+    }
+    any_path_conditions_ = any_path_conditions_ || filters.has_path_conditions;
+  }
+  path_verdict_.assign(table.rules.size(), -1);
   int most_groups = 0;
   for (int g : secret_group_) most_groups = std::max(most_groups, g);
   groups_.resize(static_cast<size_t>(most_groups) + 1);
@@ -92,9 +176,62 @@ void Confirmer::MatchSet(std::string_view text, std::vector<int>& matched) const
   }
 }
 
+void Confirmer::SetPath(std::string_view path) {
+  path_ = path;
+  rooted_path_ready_ = false;
+  if (any_path_conditions_) std::fill(path_verdict_.begin(), path_verdict_.end(), -1);
+}
+
+bool Confirmer::PathPermits(uint32_t rule_index) {
+  const CompiledRuleFilters& filters = filters_[rule_index];
+  if (!filters.has_path_conditions) return true;
+  int8_t& verdict = path_verdict_[rule_index];
+  if (verdict < 0) {
+    if (!rooted_path_ready_) {  // paths are matched with a leading '/', as path exclusions are
+      rooted_path_.assign(path_.empty() || path_[0] != '/' ? "/" : "");
+      rooted_path_.append(path_);
+      rooted_path_ready_ = true;
+    }
+    bool permitted =
+        filters.required_paths.empty() || AnySearch(filters.required_paths, rooted_path_);
+    for (const auto* allow : filters.allowlists) {
+      if (permitted && AnySearch(allow->paths, rooted_path_)) permitted = false;
+    }
+    verdict = permitted ? 1 : 0;
+  }
+  return verdict == 1;
+}
+
+bool Confirmer::Suppressed(uint32_t rule_index, std::string_view buffer, size_t match_begin,
+                           size_t match_end, std::string_view secret) const {
+  for (const auto* allow : filters_[rule_index].allowlists) {
+    if (AnySearch(allow->secrets, secret)) return true;
+    for (const std::string& word : allow->stopwords) {
+      if (ContainsCaseless(secret, word)) return true;
+    }
+    if (!allow->matches.empty() &&
+        AnySearch(allow->matches, buffer.substr(match_begin, match_end - match_begin))) {
+      return true;
+    }
+    if (!allow->lines.empty()) {
+      // The match's line, bounded so that a chunk's context always holds it.
+      constexpr size_t kReach = Allowlist::kLineContextBytes;
+      size_t line_begin = match_begin > kReach ? match_begin - kReach : 0;
+      const size_t newline = buffer.substr(line_begin, match_begin - line_begin).rfind('\n');
+      if (newline != std::string_view::npos) line_begin += newline + 1;
+      const size_t reach_end = std::min(buffer.size(), match_end + kReach);
+      size_t line_end = buffer.substr(match_end, reach_end - match_end).find('\n');
+      line_end = line_end == std::string_view::npos ? reach_end : match_end + line_end;
+      if (AnySearch(allow->lines, buffer.substr(line_begin, line_end - line_begin))) return true;
+    }
+  }
+  return false;
+}
+
 void Confirmer::Confirm(uint32_t rule_index, const KeywordHit& hit, std::string_view buffer,
                         std::vector<RuleMatch>& out) {
   const Rule& rule = table_.rules[rule_index];
+  if (!PathPermits(rule_index)) return;
   const size_t keyword_end = hit.begin + table_.keywords[hit.keyword].size();
   const size_t max_match = rule.max_match_bytes;
   // Every match of at most max_match bytes that contains [hit.begin, keyword_end) lies here.
@@ -117,9 +254,18 @@ void Confirmer::Confirm(uint32_t rule_index, const KeywordHit& hit, std::string_
         ShannonEntropy(std::string_view(secret.data(), secret.size())) < *rule.min_entropy) {
       continue;
     }
+    const std::string_view secret_text(secret.data(), secret.size());
+    if (Suppressed(rule_index, buffer, begin, end, secret_text)) continue;
+    CheckResult check = CheckResult::kNotChecked;
+    if (rule.validate != Validator::kNone) {
+      const bool valid = PassesValidation(rule.validate, secret_text);
+      if (!valid && rule.on_invalid == OnInvalid::kSuppress) continue;
+      check = valid ? CheckResult::kPassed : CheckResult::kFailed;
+    }
     const uint32_t secret_begin = static_cast<uint32_t>(secret.data() - buffer.data());
     out.push_back(RuleMatch{rule_index, static_cast<uint32_t>(begin), static_cast<uint32_t>(end),
-                            secret_begin, secret_begin + static_cast<uint32_t>(secret.size())});
+                            secret_begin, secret_begin + static_cast<uint32_t>(secret.size()),
+                            check});
   }
 }
 
@@ -148,9 +294,10 @@ class Re2ScanContext final : public ScanContext {
   explicit Re2ScanContext(const RuleTable& table) : table_(table), confirmer_(table) {}
 
   void Scan(std::span<const uint8_t> bytes, size_t own_begin, size_t own_end,
-            std::vector<RuleMatch>& out) override {
+            std::string_view path, std::vector<RuleMatch>& out) override {
     const std::string_view buffer(reinterpret_cast<const char*>(bytes.data()), bytes.size());
     const size_t first = out.size();
+    confirmer_.SetPath(path);
     confirmer_.MatchSet(buffer, matched_);
     for (int r : matched_) {
       const auto rule = static_cast<uint32_t>(r);
@@ -199,6 +346,18 @@ class Re2Database final : public PatternDatabase {
 
 }  // namespace
 }  // namespace matcher_internal
+
+std::string_view CheckResultName(CheckResult result) {
+  switch (result) {
+    case CheckResult::kPassed:
+      return "passed";
+    case CheckResult::kFailed:
+      return "failed";
+    case CheckResult::kNotChecked:
+      break;
+  }
+  return "";
+}
 
 std::string_view MatchEngineName(MatchEngine engine) {
   return engine == MatchEngine::kRe2 ? "re2" : "vectorscan";

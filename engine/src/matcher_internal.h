@@ -32,6 +32,18 @@ struct RuleTable {
   size_t context_bytes = 0;
 };
 
+// A rule's suppressions and path conditions, compiled: its own allowlist, its rule file set's
+// shared one, and its `paths`.
+struct CompiledRuleFilters {
+  struct Regexes {
+    std::vector<std::unique_ptr<RE2>> secrets, matches, lines, paths;
+    std::vector<std::string> stopwords;
+  };
+  std::vector<const Regexes*> allowlists;  // own and shared, those that are not empty
+  std::vector<std::unique_ptr<RE2>> required_paths;
+  bool has_path_conditions = false;
+};
+
 // The per-worker confirm stage: each rule's own RE2 (a worker-local copy, since a shared RE2
 // contends on its DFA cache lock) run around one keyword occurrence, plus a worker-local RE2::Set
 // of all rules for the candidate stage.
@@ -39,7 +51,11 @@ class Confirmer {
  public:
   explicit Confirmer(const RuleTable& table);
 
-  // Appends the matches of `rule` that contain the keyword occurrence `hit`.
+  // Sets the path of the file being scanned, for rules' path conditions.
+  void SetPath(std::string_view path);
+
+  // Appends the matches of `rule` that contain the keyword occurrence `hit` and survive its
+  // filters (entropy, allowlists, stop words, validity check, path conditions).
   void Confirm(uint32_t rule, const KeywordHit& hit, std::string_view buffer,
                std::vector<RuleMatch>& out);
 
@@ -48,7 +64,21 @@ class Confirmer {
   void MatchSet(std::string_view text, std::vector<int>& matched) const;
 
  private:
+  // Whether the rule may fire in the current file, cached per file.
+  bool PathPermits(uint32_t rule);
+  // Whether an allowlist or stop word suppresses this match.
+  bool Suppressed(uint32_t rule, std::string_view buffer, size_t match_begin, size_t match_end,
+                  std::string_view secret) const;
+
   const RuleTable& table_;
+  // Compiled once per distinct allowlist: rules loaded together share one.
+  std::vector<std::unique_ptr<CompiledRuleFilters::Regexes>> allowlists_;
+  std::vector<CompiledRuleFilters> filters_;  // per rule
+  std::string_view path_;
+  std::string rooted_path_;
+  bool rooted_path_ready_ = false;
+  std::vector<int8_t> path_verdict_;          // per rule: -1 unknown, 0 no, 1 yes
+  bool any_path_conditions_ = false;
   std::vector<std::unique_ptr<RE2>> regexes_;
   std::vector<int> secret_group_;
   RE2::Set set_;

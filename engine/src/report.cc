@@ -8,14 +8,13 @@
 
 #include "layersift/engine/decompress.h"
 #include "layersift/engine/digest.h"
+#include "layersift/engine/rule_set.h"
 
 namespace layersift {
 namespace {
 
 using nlohmann::json;
 using nlohmann::ordered_json;
-
-constexpr std::string_view kVersion = "0.1.0";
 
 const ImageDescriptor* ImageOf(const ScanResult& result, size_t target, size_t image) {
   const Target& t = result.targets[target];
@@ -34,6 +33,10 @@ ordered_json FindingJson(const Finding& f, const ScanResult& result, const std::
   j["rule_id"] = rule.id;
   j["rule_name"] = rule.name;
   j["kind"] = rule.kind;
+  j["vendor"] = rule.vendor.empty() ? json(nullptr) : json(rule.vendor);
+  j["confidence"] = std::string(ConfidenceName(EffectiveConfidence(rule, f.check)));
+  j["validation"] =
+      f.check == CheckResult::kNotChecked ? json(nullptr) : json(std::string(CheckResultName(f.check)));
   j["target"] = result.targets[f.target_index].spec;
   j["image_digest"] = image && !image->image_digest.empty() ? json(image->image_digest) : json(nullptr);
   j["platform"] = image && !image->platform.empty() ? json(image->platform) : json(nullptr);
@@ -135,8 +138,9 @@ class JsonWriter final : public ReportSink {
   JsonWriter(const ScanResult& result, const std::vector<Rule>& rules, const ReportOptions& options,
              std::ostream& out)
       : result_(result), rules_(rules), options_(options), out_(out) {
-    document_["version"] = std::string(kVersion);
+    document_["version"] = std::string(EngineVersion());
     document_["schema_version"] = std::string(kReportSchemaVersion);
+    document_["rule_set_hash"] = options.rule_set_hash;
     document_["targets"] = TargetsJson(result);
     document_["findings"] = ordered_json::array();
     document_["errors"] = ordered_json::array();
@@ -176,7 +180,9 @@ class JsonlWriter final : public ReportSink {
     out_ << j.dump() << "\n";
   }
   void Finish() override {
-    ordered_json j{{"type", "stats"}, {"version", std::string(kVersion)}};
+    ordered_json j{{"type", "stats"},
+                   {"version", std::string(EngineVersion())},
+                   {"rule_set_hash", options_.rule_set_hash}};
     j.update(StatsJson(result_));
     out_ << j.dump() << "\n";
   }
@@ -216,7 +222,9 @@ class TextWriter final : public ReportSink {
     const Rule& rule = rules_[f.rule_index];
     const std::string secret = options_.show_secrets ? f.secret : RedactSecret(f.secret);
     out_ << "    " << f.path << ":" << f.line << ":" << f.column << "  " << Red(rule.id) << "  "
-         << secret << "\n";
+         << secret << "  " << ConfidenceName(EffectiveConfidence(rule, f.check));
+    if (f.check != CheckResult::kNotChecked) out_ << ", check " << CheckResultName(f.check);
+    out_ << "\n";
   }
 
   void OnError(const ScanIssue& e) override {
@@ -242,6 +250,7 @@ class TextWriter final : public ReportSink {
                   static_cast<double>(s.uncompressed_bytes) / 1e6, result_.wall_seconds,
                   MegabytesPerSecond(s.uncompressed_bytes, result_.wall_seconds));
     out_ << line;
+    out_ << "Rule set " << options_.rule_set_hash.substr(0, 19) << "\n";
     if (!options_.show_secrets && !result_.findings.empty()) {
       out_ << "Secrets are redacted; --show-secrets prints them.\n";
     }

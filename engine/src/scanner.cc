@@ -135,6 +135,7 @@ struct PendingFinding {
   int64_t newline_delta;  // newlines between the piece's owned start and the secret (signed)
   uint64_t column;        // 0: no newline in the chunk before it; resolved from earlier pieces
   std::string secret;
+  CheckResult check;
 };
 
 // Everything the matchers learn about one job; guarded by `mutex` (findings are rare, so the
@@ -296,7 +297,7 @@ void ScanRun::MatchChunk(Chunk* chunk) {
       const uint8_t* const begin = data + segment.data_begin;
       const std::span<const uint8_t> bytes(begin, segment.data_end - segment.data_begin);
       matches.clear();
-      context->Scan(bytes, segment.own_begin, segment.own_end, matches);
+      context->Scan(bytes, segment.own_begin, segment.own_end, chunk->PathOf(segment), matches);
       PieceLines lines;
       if (segment.multi_piece) {
         lines.newlines = CountNewlines(begin + segment.own_begin, begin + segment.own_end);
@@ -319,6 +320,7 @@ void ScanRun::MatchChunk(Chunk* chunk) {
       for (const RuleMatch& m : matches) {
         PendingFinding finding;
         finding.rule_index = m.rule_index;
+        finding.check = m.check;
         finding.file_seq = segment.file_seq;
         finding.piece = segment.piece;
         finding.path = std::string(chunk->PathOf(segment));
@@ -383,6 +385,7 @@ void ScanRun::FinishJob(uint32_t job_id) {
     finding.column = pending.column != 0 ? pending.column
                                          : pending.offset - static_cast<uint64_t>(last_newline);
     finding.secret = std::move(pending.secret);
+    finding.check = pending.check;
     result_.findings.push_back(std::move(finding));
   }
   for (const std::string& message : state.errors) {

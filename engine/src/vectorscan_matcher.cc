@@ -31,8 +31,9 @@ class VectorscanScanContext final : public ScanContext {
   }
 
   void Scan(std::span<const uint8_t> bytes, size_t own_begin, size_t own_end,
-            std::vector<RuleMatch>& out) override {
+            std::string_view path, std::vector<RuleMatch>& out) override {
     const std::string_view buffer(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    confirmer_.SetPath(path);
     hits_.clear();
     own_begin_ = own_begin;
     own_end_ = own_end;

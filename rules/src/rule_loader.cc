@@ -57,6 +57,57 @@ bool ValidId(const std::string& id) {
   });
 }
 
+std::string LowerCase(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return text;
+}
+
+// Fails on a key of `node` that is not in `known`: a misspelt field must not be ignored.
+template <size_t N>
+void RejectUnknownFields(const YAML::Node& node, const char* const (&known)[N],
+                         const std::string& where, const char* what) {
+  for (const auto& field : node) {
+    const std::string key = field.first.as<std::string>();
+    if (std::find_if(std::begin(known), std::end(known),
+                     [&](const char* k) { return key == k; }) == std::end(known)) {
+      throw RuleError(where + ": unknown " + what + " '" + key + "'");
+    }
+  }
+}
+
+// `allow` of a rule or the top-level `allowlist` of a file: secrets/matches/lines/paths regexes
+// and (at the top level) stopwords.
+void ParseAllowlist(const YAML::Node& node, const std::string& where, Allowlist& out) {
+  if (!node) return;
+  if (!node.IsMap()) throw RuleError(where + ": must be a mapping");
+  static const char* const kFields[] = {"secrets", "matches", "lines", "paths", "stopwords",
+                                        "description"};
+  RejectUnknownFields(node, kFields, where, "field");
+  auto append = [&](const char* field, std::vector<std::string>& to, bool lower) {
+    for (std::string value : StringList(node, field, where)) {
+      if (value.empty()) throw RuleError(where + ": '" + field + "' must not hold empty strings");
+      to.push_back(lower ? LowerCase(std::move(value)) : std::move(value));
+    }
+  };
+  append("secrets", out.secrets, false);
+  append("matches", out.matches, false);
+  append("lines", out.lines, false);
+  append("paths", out.paths, false);
+  append("stopwords", out.stopwords, true);
+}
+
+void AppendAllowlist(Allowlist& to, const Allowlist& from) {
+  auto add = [](std::vector<std::string>& a, const std::vector<std::string>& b) {
+    a.insert(a.end(), b.begin(), b.end());
+  };
+  add(to.secrets, from.secrets);
+  add(to.matches, from.matches);
+  add(to.lines, from.lines);
+  add(to.paths, from.paths);
+  add(to.stopwords, from.stopwords);
+}
+
 Rule ParseRule(const YAML::Node& node, const std::string& source) {
   if (!node.IsMap()) throw RuleError(source + ": each entry of 'rules' must be a mapping");
   Rule rule;
@@ -66,13 +117,17 @@ Rule ParseRule(const YAML::Node& node, const std::string& source) {
   if (!ValidId(rule.id)) {
     throw RuleError(where + ": id may hold only lower-case letters, digits, '-', '.' and '_'");
   }
+  static const char* const kKnownFields[] = {
+      "id", "name", "kind", "vendor", "confidence", "description", "references", "pattern",
+      "keywords", "min_entropy", "max_match_bytes", "paths", "allow", "stopwords", "validate",
+      "on_invalid", "enabled", "examples", "negative_examples"};
+  RejectUnknownFields(node, kKnownFields, where, "field");
   rule.name = RequiredString(node, "name", where);
   rule.kind = RequiredString(node, "kind", where);
   rule.pattern = RequiredString(node, "pattern", where);
   for (std::string keyword : StringList(node, "keywords", where)) {
     if (keyword.empty()) throw RuleError(where + ": keywords must not be empty strings");
-    std::transform(keyword.begin(), keyword.end(), keyword.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    keyword = LowerCase(std::move(keyword));
     if (std::find(rule.keywords.begin(), rule.keywords.end(), keyword) == rule.keywords.end()) {
       rule.keywords.push_back(std::move(keyword));
     }
@@ -91,45 +146,102 @@ Rule ParseRule(const YAML::Node& node, const std::string& source) {
       rule.max_match_bytes = static_cast<size_t>(bytes);
     }
     if (const YAML::Node v = node["enabled"]) rule.enabled = v.as<bool>();
+    if (const YAML::Node v = node["vendor"]) rule.vendor = LowerCase(v.as<std::string>());
+    if (const YAML::Node v = node["description"]) rule.description = v.as<std::string>();
+    if (const YAML::Node v = node["confidence"]) {
+      const auto confidence = ParseConfidence(v.as<std::string>());
+      if (!confidence) throw RuleError(where + ": confidence must be high, medium or low");
+      rule.confidence = *confidence;
+    }
+    if (const YAML::Node v = node["validate"]) {
+      const auto validator = ParseValidator(v.as<std::string>());
+      if (!validator) {
+        throw RuleError(where + ": unknown validate '" + v.as<std::string>() +
+                        "' (expected github-checksum, npm-checksum, aws-access-key-id, jwt or "
+                        "pem-private-key)");
+      }
+      rule.validate = *validator;
+    }
+    if (const YAML::Node v = node["on_invalid"]) {
+      const std::string value = v.as<std::string>();
+      if (value == "suppress") {
+        rule.on_invalid = OnInvalid::kSuppress;
+      } else if (value == "downgrade") {
+        rule.on_invalid = OnInvalid::kDowngrade;
+      } else {
+        throw RuleError(where + ": on_invalid must be suppress or downgrade");
+      }
+      if (rule.validate == Validator::kNone) {
+        throw RuleError(where + ": on_invalid needs a validate check");
+      }
+    }
   } catch (const YAML::BadConversion& e) {
     throw RuleError(where + ": " + e.what());
   }
   if (rule.min_entropy && (*rule.min_entropy < 0 || *rule.min_entropy > 8)) {
     throw RuleError(where + ": min_entropy must be between 0 and 8 bits per byte");
   }
+  rule.references = StringList(node, "references", where);
+  rule.paths = StringList(node, "paths", where);
+  ParseAllowlist(node["allow"], where + ": allow", rule.allow);
+  for (std::string word : StringList(node, "stopwords", where)) {
+    if (word.empty()) throw RuleError(where + ": stopwords must not be empty strings");
+    rule.allow.stopwords.push_back(LowerCase(std::move(word)));
+  }
   rule.examples = StringList(node, "examples", where);
   rule.negative_examples = StringList(node, "negative_examples", where);
-  static const char* const kKnownFields[] = {
-      "id", "name", "kind", "pattern", "keywords", "min_entropy", "max_match_bytes",
-      "enabled", "examples", "negative_examples", "references", "vendor", "confidence",
-      "description"};
-  for (const auto& field : node) {
-    const std::string key = field.first.as<std::string>();
-    if (std::find_if(std::begin(kKnownFields), std::end(kKnownFields),
-                     [&](const char* known) { return key == known; }) == std::end(kKnownFields)) {
-      throw RuleError(where + ": unknown field '" + key + "'");
-    }
-  }
   return rule;
 }
 
-}  // namespace
+// One file's rules and its top-level allowlist.
+struct ParsedFile {
+  std::vector<Rule> rules;
+  Allowlist allowlist;
+};
 
-std::vector<Rule> ParseRulesYaml(std::string_view yaml_text, const std::string& source_name) {
+ParsedFile ParseFile(std::string_view yaml_text, const std::string& source_name) {
   YAML::Node root;
   try {
     root = YAML::Load(std::string(yaml_text));
   } catch (const YAML::Exception& e) {
     throw RuleError(source_name + ": invalid YAML: " + e.what());
   }
-  if (!root.IsMap() || !root["rules"] || !root["rules"].IsSequence()) {
-    throw RuleError(source_name + ": expected a mapping with a 'rules' list");
+  if (!root.IsMap() || (!root["rules"] && !root["allowlist"])) {
+    throw RuleError(source_name + ": expected a mapping with a 'rules' list or an 'allowlist'");
   }
+  static const char* const kTopFields[] = {"rules", "allowlist"};
+  RejectUnknownFields(root, kTopFields, source_name, "top-level field");
+  ParsedFile parsed;
+  ParseAllowlist(root["allowlist"], source_name + ": allowlist", parsed.allowlist);
+  if (const YAML::Node rules = root["rules"]) {
+    if (!rules.IsSequence()) throw RuleError(source_name + ": 'rules' must be a list");
+    std::vector<Rule> list;
+    for (const YAML::Node& node : rules) list.push_back(ParseRule(node, source_name));
+    MergeRules(parsed.rules, std::move(list));
+  }
+  return parsed;
+}
+
+// Rules loaded together share the union of their files' allowlists.
+std::vector<Rule> ShareAllowlist(std::vector<ParsedFile> files) {
+  auto shared = std::make_shared<Allowlist>();
   std::vector<Rule> rules;
-  for (const YAML::Node& node : root["rules"]) rules.push_back(ParseRule(node, source_name));
-  std::vector<Rule> merged;
-  MergeRules(merged, std::move(rules));
-  return merged;
+  for (ParsedFile& file : files) {
+    AppendAllowlist(*shared, file.allowlist);
+    MergeRules(rules, std::move(file.rules));
+  }
+  if (!shared->empty()) {
+    for (Rule& rule : rules) rule.shared_allow = shared;
+  }
+  return rules;
+}
+
+}  // namespace
+
+std::vector<Rule> ParseRulesYaml(std::string_view yaml_text, const std::string& source_name) {
+  std::vector<ParsedFile> files;
+  files.push_back(ParseFile(yaml_text, source_name));
+  return ShareAllowlist(std::move(files));
 }
 
 std::vector<Rule> LoadRulesFromPath(const std::string& path) {
@@ -149,23 +261,23 @@ std::vector<Rule> LoadRulesFromPath(const std::string& path) {
   } else {
     throw RuleError("rule file " + path + " does not exist");
   }
-  std::vector<Rule> rules;
+  std::vector<ParsedFile> parsed;
   for (const fs::path& file : files) {
     std::ifstream in(file, std::ios::binary);
     if (!in) throw RuleError("cannot read rule file " + file.string());
     std::stringstream text;
     text << in.rdbuf();
-    MergeRules(rules, ParseRulesYaml(text.str(), file.string()));
+    parsed.push_back(ParseFile(text.str(), file.string()));
   }
-  return rules;
+  return ShareAllowlist(std::move(parsed));
 }
 
 std::vector<Rule> BuiltinRules() {
-  std::vector<Rule> rules;
+  std::vector<ParsedFile> parsed;
   for (const EmbeddedFile& file : embedded::BuiltinRuleFiles()) {
-    MergeRules(rules, ParseRulesYaml(file.contents, "builtin:" + std::string(file.name)));
+    parsed.push_back(ParseFile(file.contents, "builtin:" + std::string(file.name)));
   }
-  return rules;
+  return ShareAllowlist(std::move(parsed));
 }
 
 void MergeRules(std::vector<Rule>& rules, std::vector<Rule> more) {

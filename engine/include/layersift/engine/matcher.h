@@ -46,6 +46,16 @@ struct MatcherOptions {
   int64_t re2_set_max_mem_bytes = 64ll << 20;
 };
 
+// The outcome of a rule's offline validity check (`validate`) on a match.
+enum class CheckResult : uint8_t {
+  kNotChecked,  // the rule has no check
+  kPassed,
+  kFailed,      // kept only when the rule says on_invalid: downgrade
+};
+
+// "passed" / "failed" / "" (not checked).
+std::string_view CheckResultName(CheckResult result);
+
 // One confirmed match, in offsets of the scanned buffer.
 struct RuleMatch {
   uint32_t rule_index;  // index into PatternDatabase::rules()
@@ -53,6 +63,7 @@ struct RuleMatch {
   uint32_t match_end;
   uint32_t secret_begin;
   uint32_t secret_end;
+  CheckResult check = CheckResult::kNotChecked;
 
   friend bool operator==(const RuleMatch&, const RuleMatch&) = default;
 };
@@ -86,10 +97,18 @@ class ScanContext {
 
   // Appends to `out` every match produced by a keyword occurrence that starts in
   // [own_begin, own_end) of `buffer`, sorted by (secret_begin, rule_index, secret_end) and without
-  // duplicates. The rest of the buffer is context. Throws MatcherError on an engine failure.
+  // duplicates, and not suppressed by the rule's path conditions, allowlists, stop words or
+  // validity check. The rest of the buffer is context. `path` is the file's path (with a leading
+  // '/'), for rules' `paths` and path allowlists. Throws MatcherError on an engine failure.
   // Buffers must be smaller than 4 GiB.
   virtual void Scan(std::span<const uint8_t> buffer, size_t own_begin, size_t own_end,
-                    std::vector<RuleMatch>& out) = 0;
+                    std::string_view path, std::vector<RuleMatch>& out) = 0;
+
+  // The same, for a buffer that is not a file of any path (rule examples, tests).
+  void Scan(std::span<const uint8_t> buffer, size_t own_begin, size_t own_end,
+            std::vector<RuleMatch>& out) {
+    Scan(buffer, own_begin, own_end, std::string_view(), out);
+  }
 };
 
 // Shannon entropy of `bytes`, in bits per byte.

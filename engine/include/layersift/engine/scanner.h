@@ -47,6 +47,7 @@ struct Finding {
   uint64_t line = 0;    // 1-based
   uint64_t column = 0;  // 1-based, in bytes
   std::string secret;   // raw: writers redact it unless asked not to
+  CheckResult check = CheckResult::kNotChecked;  // the rule's offline validity check
 };
 
 struct ScanIssue {
