@@ -76,7 +76,7 @@ class CliTest(unittest.TestCase):
     def test_json_document_and_redaction(self):
         code, doc = self.scan_json(target("oci-demo"))
         self.assertEqual(code, 1)
-        self.assertEqual(set(doc), {"version", "schema_version", "targets", "findings", "errors", "stats"})
+        self.assertEqual(set(doc), {"version", "schema_version", "rule_set_hash", "targets", "findings", "errors", "stats"})
         self.assertTrue(doc["findings"])
         for finding in doc["findings"]:
             self.assertTrue(FINDING_FIELDS <= set(finding), FINDING_FIELDS - set(finding))

@@ -7,46 +7,20 @@
 #include <iostream>
 #include <thread>
 
+#include "exit_codes.h"
 #include "layersift/engine/matcher.h"
-#include "layersift/engine/report.h"
-#include "layersift/engine/rule_check.h"
 #include "layersift/engine/path_filter.h"
+#include "layersift/engine/report.h"
+#include "layersift/engine/rule_set.h"
 #include "layersift/engine/scanner.h"
 #include "layersift/rules/rule_loader.h"
+#include "rule_commands.h"
+#include "rule_flags.h"
 #include "size_parse.h"
 
 namespace {
 
 using namespace layersift;
-
-// Exit codes, documented in --help and README.md.
-constexpr int kExitClean = 0;
-constexpr int kExitFindings = 1;
-constexpr int kExitUsage = 2;
-constexpr int kExitIncomplete = 3;
-
-struct RuleFlags {
-  std::vector<std::string> rule_paths;
-  bool no_builtin = false;
-  std::string engine = "vectorscan";
-
-  void AddTo(CLI::App& app) {
-    app.add_option("--rules", rule_paths,
-                   "Add the rules of a YAML file, or of every .yaml/.yml file in a directory "
-                   "(repeatable). See rules/README.md for the format.");
-    app.add_flag("--no-builtin-rules", no_builtin, "Use only the rules given with --rules");
-    app.add_option("--engine", engine, "Matcher backend: vectorscan (default, fast) or re2")
-        ->check(CLI::IsMember({"vectorscan", "re2"}));
-  }
-
-  std::vector<Rule> Load() const {
-    std::vector<Rule> rules;
-    if (!no_builtin) rules = BuiltinRules();
-    for (const std::string& path : rule_paths) MergeRules(rules, LoadRulesFromPath(path));
-    if (rules.empty()) throw RuleError("no rules: --no-builtin-rules needs --rules");
-    return rules;
-  }
-};
 
 struct ScanFlags {
   RuleFlags rules;
@@ -112,6 +86,7 @@ int RunScan(const ScanFlags& flags) {
   report_options.show_secrets = flags.show_secrets;
   report_options.include_stats = flags.stats;
   report_options.color = flags.output.empty() && isatty(STDOUT_FILENO);
+  report_options.rule_set_hash = RuleSetHash(rules);
   const ReportFormat format = ParseReportFormat(flags.format);
   PushReport(result, *NewReportWriter(format, result, database->rules(), report_options, out));
   out.flush();
@@ -134,25 +109,6 @@ int RunScan(const ScanFlags& flags) {
   }
   if (result.incomplete()) return kExitIncomplete;
   return result.findings.empty() ? kExitClean : kExitFindings;
-}
-
-int RunRulesList(const RuleFlags& flags) {
-  for (const Rule& rule : flags.Load()) {
-    std::printf("%-40s %-18s %-8s %s\n", rule.id.c_str(), rule.kind.c_str(),
-                rule.enabled ? "enabled" : "disabled", rule.name.c_str());
-  }
-  return kExitClean;
-}
-
-int RunRulesCheck(const RuleFlags& flags) {
-  const std::vector<Rule> rules = flags.Load();
-  const auto failures = CheckRuleExamples(rules, ParseMatchEngine(flags.engine));
-  for (const RuleCheckFailure& f : failures) {
-    std::printf("FAIL %s: %s\n", f.rule_id.c_str(), f.message.c_str());
-  }
-  std::printf("%zu rules checked with %s: %zu failure%s\n", rules.size(), flags.engine.c_str(),
-              failures.size(), failures.size() == 1 ? "" : "s");
-  return failures.empty() ? kExitClean : kExitFindings;
 }
 
 }  // namespace
@@ -196,15 +152,8 @@ int main(int argc, char** argv) {
   scan_cmd->add_flag("-q,--quiet", scan.quiet, "No progress line or summary on stderr");
   scan_cmd->add_flag("--stats", scan.stats, "Print per-stage statistics");
 
-  CLI::App* rules_cmd = app.add_subcommand("rules", "Inspect and check rule sets");
-  rules_cmd->require_subcommand(1);
-  RuleFlags list_flags;
-  CLI::App* list_cmd = rules_cmd->add_subcommand("list", "List the rules in effect");
-  list_flags.AddTo(*list_cmd);
-  RuleFlags check_flags;
-  CLI::App* check_cmd = rules_cmd->add_subcommand(
-      "check", "Prove every rule against its examples and negative examples");
-  check_flags.AddTo(*check_cmd);
+  RuleCommands rule_commands;
+  rule_commands.AddTo(app);
 
   try {
     app.parse(argc, argv);
@@ -214,8 +163,8 @@ int main(int argc, char** argv) {
   }
   try {
     if (scan_cmd->parsed()) return RunScan(scan);
-    if (list_cmd->parsed()) return RunRulesList(list_flags);
-    if (check_cmd->parsed()) return RunRulesCheck(check_flags);
+    const int rc = rule_commands.Run();
+    if (rc >= 0) return rc;
   } catch (const RuleError& e) {
     std::fprintf(stderr, "layersift: rule error: %s\n", e.what());
     return kExitUsage;

@@ -7,7 +7,7 @@ packages=(
   build-essential cmake pkg-config git ca-certificates
   libre2-dev libzstd-dev zlib1g-dev libisal-dev libarchive-dev libtbb-dev
   libvectorscan-dev libcurl4-openssl-dev libssl-dev
-  nlohmann-json3-dev libyaml-cpp-dev libcli11-dev
+  nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # tools used by the tests, the corpus generator and the benchmark
   isal zstd gzip tar python3 time

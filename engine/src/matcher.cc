@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <chrono>
 #include <cmath>
 
 #include <map>
@@ -160,6 +161,7 @@ Confirmer::Confirmer(const RuleTable& table)
     any_path_conditions_ = any_path_conditions_ || filters.has_path_conditions;
   }
   path_verdict_.assign(table.rules.size(), -1);
+  if (table.options.profile_rules) profile_.resize(table.rules.size());
   int most_groups = 0;
   for (int g : secret_group_) most_groups = std::max(most_groups, g);
   groups_.resize(static_cast<size_t>(most_groups) + 1);
@@ -228,10 +230,32 @@ bool Confirmer::Suppressed(uint32_t rule_index, std::string_view buffer, size_t 
   return false;
 }
 
+void Confirmer::AddProfileTo(std::vector<RuleProfile>& totals) const {
+  for (size_t r = 0; r < profile_.size() && r < totals.size(); ++r) totals[r].Add(profile_[r]);
+}
+
 void Confirmer::Confirm(uint32_t rule_index, const KeywordHit& hit, std::string_view buffer,
                         std::vector<RuleMatch>& out) {
+  if (profile_.empty()) {
+    ConfirmUnprofiled(rule_index, hit, buffer, out);
+    return;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  const size_t before = out.size();
+  const uint64_t suppressed_before = suppressed_;
+  ConfirmUnprofiled(rule_index, hit, buffer, out);
+  RuleProfile& profile = profile_[rule_index];
+  ++profile.candidates;
+  profile.confirmed += out.size() - before;
+  profile.suppressed += suppressed_ - suppressed_before;
+  profile.confirm_seconds +=
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+void Confirmer::ConfirmUnprofiled(uint32_t rule_index, const KeywordHit& hit,
+                                  std::string_view buffer, std::vector<RuleMatch>& out) {
   const Rule& rule = table_.rules[rule_index];
-  if (!PathPermits(rule_index)) return;
+  if (!PathPermits(rule_index)) return;  // not counted as suppressed: the regex did not run
   const size_t keyword_end = hit.begin + table_.keywords[hit.keyword].size();
   const size_t max_match = rule.max_match_bytes;
   // Every match of at most max_match bytes that contains [hit.begin, keyword_end) lies here.
@@ -252,14 +276,21 @@ void Confirmer::Confirm(uint32_t rule_index, const KeywordHit& hit, std::string_
     if (secret.data() == nullptr) continue;  // the secret group did not take part in the match
     if (rule.min_entropy &&
         ShannonEntropy(std::string_view(secret.data(), secret.size())) < *rule.min_entropy) {
+      ++suppressed_;
       continue;
     }
     const std::string_view secret_text(secret.data(), secret.size());
-    if (Suppressed(rule_index, buffer, begin, end, secret_text)) continue;
+    if (Suppressed(rule_index, buffer, begin, end, secret_text)) {
+      ++suppressed_;
+      continue;
+    }
     CheckResult check = CheckResult::kNotChecked;
     if (rule.validate != Validator::kNone) {
       const bool valid = PassesValidation(rule.validate, secret_text);
-      if (!valid && rule.on_invalid == OnInvalid::kSuppress) continue;
+      if (!valid && rule.on_invalid == OnInvalid::kSuppress) {
+        ++suppressed_;
+        continue;
+      }
       check = valid ? CheckResult::kPassed : CheckResult::kFailed;
     }
     const uint32_t secret_begin = static_cast<uint32_t>(secret.data() - buffer.data());
@@ -311,6 +342,10 @@ class Re2ScanContext final : public ScanContext {
       }
     }
     SortAndDeduplicate(out, first);
+  }
+
+  void AddProfileTo(std::vector<RuleProfile>& totals) const override {
+    confirmer_.AddProfileTo(totals);
   }
 
  private:

@@ -59,11 +59,16 @@ class Confirmer {
   void Confirm(uint32_t rule, const KeywordHit& hit, std::string_view buffer,
                std::vector<RuleMatch>& out);
 
+  // See ScanContext::AddProfileTo.
+  void AddProfileTo(std::vector<RuleProfile>& totals) const;
+
   // Rules of the set with a match somewhere in `text`, into `matched` (cleared first).
   // Throws MatcherError if the DFA runs out of memory.
   void MatchSet(std::string_view text, std::vector<int>& matched) const;
 
  private:
+  void ConfirmUnprofiled(uint32_t rule, const KeywordHit& hit, std::string_view buffer,
+                         std::vector<RuleMatch>& out);
   // Whether the rule may fire in the current file, cached per file.
   bool PathPermits(uint32_t rule);
   // Whether an allowlist or stop word suppresses this match.
@@ -79,6 +84,8 @@ class Confirmer {
   bool rooted_path_ready_ = false;
   std::vector<int8_t> path_verdict_;          // per rule: -1 unknown, 0 no, 1 yes
   bool any_path_conditions_ = false;
+  std::vector<RuleProfile> profile_;  // per rule, when profiling
+  uint64_t suppressed_ = 0;           // matches dropped by a filter, for the profile
   std::vector<std::unique_ptr<RE2>> regexes_;
   std::vector<int> secret_group_;
   RE2::Set set_;

@@ -1,18 +1,24 @@
 #include "layersift/engine/rule_check.h"
 
+#include <algorithm>
+
 namespace layersift {
 namespace {
 
-// Whether scanning `text` as a whole file yields a finding of rule `rule_index`.
-bool Fires(ScanContext& context, uint32_t rule_index, const std::string& text,
-           std::vector<RuleMatch>& matches) {
+// The secrets rule `rule_index` reports when `example` is scanned as a whole file.
+std::vector<std::string> SecretsFound(ScanContext& context, uint32_t rule_index,
+                                      const RuleExample& example, std::vector<RuleMatch>& matches) {
   matches.clear();
+  const std::string& text = example.text;
   const std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(text.data()), text.size());
-  context.Scan(bytes, 0, bytes.size(), matches);
+  context.Scan(bytes, 0, bytes.size(), example.path.empty() ? "example.txt" : example.path, matches);
+  std::vector<std::string> secrets;
   for (const RuleMatch& m : matches) {
-    if (m.rule_index == rule_index) return true;
+    if (m.rule_index == rule_index) {
+      secrets.push_back(text.substr(m.secret_begin, m.secret_end - m.secret_begin));
+    }
   }
-  return false;
+  return secrets;
 }
 
 std::string Quote(const std::string& text) {
@@ -39,14 +45,22 @@ std::vector<RuleCheckFailure> CheckRuleExamples(const std::vector<Rule>& rules, 
     const Rule& rule = database->rules()[r];
     if (rule.examples.empty()) failures.push_back({rule.id, "has no examples"});
     if (rule.negative_examples.empty()) failures.push_back({rule.id, "has no negative_examples"});
-    for (const std::string& example : rule.examples) {
-      if (!Fires(*context, r, example, matches)) {
-        failures.push_back({rule.id, "does not fire on its example " + Quote(example)});
+    for (const RuleExample& example : rule.examples) {
+      const auto secrets = SecretsFound(*context, r, example, matches);
+      if (secrets.empty()) {
+        failures.push_back({rule.id, "does not fire on its example " + Quote(example.text)});
+      } else if (!example.secret.empty() &&
+                 std::find(secrets.begin(), secrets.end(), example.secret) == secrets.end()) {
+        failures.push_back({rule.id, "reports " + Quote(secrets.front()) + " instead of " +
+                                         Quote(example.secret) + " on its example " +
+                                         Quote(example.text)});
       }
     }
-    for (const std::string& example : rule.negative_examples) {
-      if (Fires(*context, r, example, matches)) {
-        failures.push_back({rule.id, "fires on its negative example " + Quote(example)});
+    for (const RuleExample& example : rule.negative_examples) {
+      const auto secrets = SecretsFound(*context, r, example, matches);
+      if (!secrets.empty()) {
+        failures.push_back({rule.id, "fires on its negative example " + Quote(example.text) +
+                                         " (reports " + Quote(secrets.front()) + ")"});
       }
     }
   }

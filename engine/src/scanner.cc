@@ -517,6 +517,12 @@ ScanResult ScanRun::Run(const std::vector<std::string>& specs) {
   for (uint32_t j = 0; j < jobs_.size(); ++j) FinishJob(j);
   Collect();
   result_.wall_seconds = SecondsSince(start);
+  if (database_.options().profile_rules) {
+    result_.rule_profile.assign(database_.rules().size(), RuleProfile{});
+    for (const WorkerScratch& scratch : scratch_) {
+      if (scratch.context) scratch.context->AddProfileTo(result_.rule_profile);
+    }
+  }
   return std::move(result_);
 }
 

@@ -95,6 +95,11 @@ class VectorscanScanContext final : public ScanContext {
                                      table_.keyword_window_bytes[hit.keyword]);
   }
 
+  void AddProfileTo(std::vector<RuleProfile>& totals) const override {
+    confirmer_.AddProfileTo(totals);
+  }
+
+ private:
   const RuleTable& table_;
   const hs_database_t* db_;
   std::unique_ptr<hs_scratch_t, HsScratchDeleter> scratch_;

@@ -51,6 +51,40 @@ std::vector<std::string> StringList(const YAML::Node& node, const char* field,
   return out;
 }
 
+template <size_t N>
+void RejectUnknownFields(const YAML::Node& node, const char* const (&known)[N],
+                         const std::string& where, const char* what);
+
+std::vector<RuleExample> Examples(const YAML::Node& node, const char* field,
+                                  const std::string& where, bool positive) {
+  std::vector<RuleExample> out;
+  const YAML::Node value = node[field];
+  if (!value) return out;
+  if (!value.IsSequence()) throw RuleError(where + ": field '" + field + "' must be a list");
+  for (const YAML::Node& item : value) {
+    RuleExample example;
+    if (item.IsScalar()) {
+      example.text = item.as<std::string>();
+    } else if (item.IsMap()) {
+      const std::string at = where + ": " + field;
+      static const char* const kPositive[] = {"text", "secret", "path"};
+      static const char* const kNegative[] = {"text", "path"};
+      if (positive) {
+        RejectUnknownFields(item, kPositive, at, "field");
+      } else {
+        RejectUnknownFields(item, kNegative, at, "field");
+      }
+      example.text = RequiredString(item, "text", at);
+      if (const YAML::Node secret = item["secret"]) example.secret = secret.as<std::string>();
+      if (const YAML::Node path = item["path"]) example.path = path.as<std::string>();
+    } else {
+      throw RuleError(where + ": each of '" + field + "' must be a string or a mapping with text");
+    }
+    out.push_back(std::move(example));
+  }
+  return out;
+}
+
 bool ValidId(const std::string& id) {
   return std::all_of(id.begin(), id.end(), [](unsigned char c) {
     return std::islower(c) || std::isdigit(c) || c == '-' || c == '.' || c == '_';
@@ -188,8 +222,8 @@ Rule ParseRule(const YAML::Node& node, const std::string& source) {
     if (word.empty()) throw RuleError(where + ": stopwords must not be empty strings");
     rule.allow.stopwords.push_back(LowerCase(std::move(word)));
   }
-  rule.examples = StringList(node, "examples", where);
-  rule.negative_examples = StringList(node, "negative_examples", where);
+  rule.examples = Examples(node, "examples", where, true);
+  rule.negative_examples = Examples(node, "negative_examples", where, false);
   return rule;
 }
 

@@ -97,6 +97,8 @@ struct ScanResult {
   StageStats totals;
   double wall_seconds = 0;
   unsigned threads = 0;
+  // Per rule (indexed like the database's rules()), when the database profiles rules.
+  std::vector<RuleProfile> rule_profile;
   bool incomplete() const { return !errors.empty(); }
 };
 

@@ -60,6 +60,15 @@ struct Allowlist {
   }
 };
 
+// A text a rule is proved against (`rules check`). In rule files: a plain string, or a mapping
+// with `text` and optionally `secret` (the exact secret the rule must report) and `path` (the
+// file path the text is scanned under, for rules with path conditions).
+struct RuleExample {
+  std::string text;
+  std::string secret;  // empty: any finding of the rule will do
+  std::string path;
+};
+
 struct Rule {
   static constexpr size_t kDefaultMaxMatchBytes = 256;
 
@@ -86,8 +95,8 @@ struct Rule {
   std::shared_ptr<const Allowlist> shared_allow;  // its rule file set's, may be null
   Validator validate = Validator::kNone;
   OnInvalid on_invalid = OnInvalid::kSuppress;
-  std::vector<std::string> examples;           // each must yield a finding of this rule
-  std::vector<std::string> negative_examples;  // none may yield a finding of this rule
+  std::vector<RuleExample> examples;           // each must yield a finding of this rule
+  std::vector<RuleExample> negative_examples;  // none may yield a finding of this rule
   std::string source;                          // where the rule was read from, for messages
 };
 
