@@ -15,7 +15,7 @@ ARGS = None
 FINDING_FIELDS = {
     "rule_id", "rule_name", "kind", "target", "image_digest", "platform", "layer_index",
     "layer_digest", "path", "line", "column", "offset", "secret_redacted", "secret_sha256",
-    "fingerprint",
+    "fingerprint", "vendor", "confidence", "validation",
 }
 
 
@@ -202,6 +202,106 @@ class CliTest(unittest.TestCase):
             self.assertIn("fires on its negative example", proc.stdout)
         finally:
             os.unlink(f.name)
+
+    def test_rules_check_files_on_both_engines(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+            f.write("rules:\n  - id: exact\n    name: Exact\n    kind: k\n"
+                    "    pattern: 'ex_(?P<secret>[0-9]{4})'\n    keywords: [ex_]\n"
+                    "    examples: [{text: 'ex_1234', secret: 'ex_1234'}]\n"
+                    "    negative_examples: ['ex_12']\n")
+        try:
+            proc = run("rules", "check", f.name, check_codes=[1])
+            self.assertIn("FAIL [vectorscan] exact: reports", proc.stdout)
+            self.assertIn("FAIL [re2] exact: reports", proc.stdout)
+            self.assertIn("1 rules", proc.stdout)  # only the file's rule, not the built-in set
+        finally:
+            os.unlink(f.name)
+
+    def test_rules_list_json_and_the_builtin_set(self):
+        rules = json.loads(run("rules", "list", "--format", "json", check_codes=[0]).stdout)
+        self.assertGreaterEqual(len(rules), 150)
+        ids = [r["id"] for r in rules]
+        self.assertEqual(len(ids), len(set(ids)))
+        for r in rules:
+            self.assertTrue({"id", "name", "kind", "vendor", "confidence", "enabled"} <= set(r))
+            self.assertIn(r["confidence"], ("high", "medium", "low"))
+            self.assertTrue(r["vendor"], r["id"])
+        by_kind = {}
+        for r in rules:
+            by_kind.setdefault(r["kind"], []).append(r)
+        # Generic rules exist and are off by default; the vendor rules are on.
+        for kind in ("generic-password", "generic-secret"):
+            self.assertTrue(by_kind.get(kind), kind)
+            self.assertFalse(any(r["enabled"] for r in by_kind[kind]), kind)
+        self.assertTrue(all(r["enabled"] for r in by_kind["github"]))
+
+    def test_rule_selection_flags(self):
+        code, doc = self.scan_json(target("oci-demo"))
+        ids = {f["rule_id"] for f in doc["findings"]}
+        chosen = sorted(ids)[0]
+        _, only = self.scan_json("--only-rules", chosen, target("oci-demo"))
+        self.assertTrue(only["findings"])
+        self.assertEqual({f["rule_id"] for f in only["findings"]}, {chosen})
+        self.assertNotEqual(only["rule_set_hash"], doc["rule_set_hash"])
+        _, without = self.scan_json("--disable-rule", chosen, target("oci-demo"))
+        self.assertNotIn(chosen, {f["rule_id"] for f in without["findings"]})
+        _, generic = self.scan_json("--enable-kind", "generic-password", target("oci-demo"))
+        self.assertNotEqual(generic["rule_set_hash"], doc["rule_set_hash"])
+        proc = run("scan", "--disable-rule", "no-such-rule", target("oci-demo"))
+        self.assertEqual(proc.returncode, 2)
+        self.assertIn("no-such-rule", proc.stderr)
+        # The hash is stable across runs and shown in text reports too.
+        _, again = self.scan_json(target("oci-demo"))
+        self.assertEqual(again["rule_set_hash"], doc["rule_set_hash"])
+        self.assertRegex(doc["rule_set_hash"], r"^sha256:[0-9a-f]{64}$")
+        text = run("scan", "--quiet", target("oci-demo"), check_codes=[1]).stdout
+        self.assertIn("Rule set " + doc["rule_set_hash"][:19], text)
+
+    def test_rules_eval_counts(self):
+        # Invented values: one key of the built-in GitHub format (checksum valid) and misses.
+        records = [
+            {"text": "token: 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", "label": "positive",
+             "kind": "github", "vendor": "github"},
+            {"text": "token: ghp_notavalidtoken", "label": "positive", "kind": "github",
+             "vendor": "github", "synthetic": True},
+            {"text": "token: ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "label": "negative",
+             "kind": "github", "vendor": "github"},
+            {"text": "nothing here", "label": "positive", "kind": "madeup-kind", "vendor": "x"},
+        ]
+        with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
+            f.write("".join(json.dumps(r) + "\n" for r in records))
+        try:
+            out = json.loads(run("rules", "eval", "--format", "json", f.name, check_codes=[0]).stdout)
+            rows = {r["kind"]: r for r in out["rows"]}
+            gh = rows["github"]
+            self.assertTrue(gh["covered"])
+            self.assertEqual((gh["positives"], gh["detected"]), (1, 1))
+            self.assertEqual((gh["synthetic_positives"], gh["synthetic_detected"]), (1, 0))
+            self.assertEqual((gh["negatives"], gh["false_alarms"]), (1, 0))
+            self.assertFalse(rows["madeup-kind"]["covered"])
+            text = run("rules", "eval", f.name, check_codes=[0]).stdout
+            self.assertIn("no rule", text)
+            self.assertIn("4 examples", text)
+        finally:
+            os.unlink(f.name)
+        proc = run("rules", "eval", "/nonexistent.jsonl")
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn("/nonexistent.jsonl", proc.stderr)
+
+    def test_rules_profile(self):
+        out = json.loads(run("rules", "profile", "--format", "json", target("dir-demo"),
+                             check_codes=[0]).stdout)
+        self.assertGreater(out["uncompressed_bytes"], 0)
+        confirmed = sum(r["confirmed"] for r in out["rules"])
+        self.assertGreater(confirmed, 0)
+        for r in out["rules"]:
+            self.assertGreaterEqual(r["candidates"], r["confirmed"])
+        # Sorted by confirm time, shares add up to 1.
+        times = [r["confirm_seconds"] for r in out["rules"]]
+        self.assertEqual(times, sorted(times, reverse=True))
+        self.assertAlmostEqual(sum(r["share"] for r in out["rules"]), 1.0, places=3)
+        text = run("rules", "profile", target("dir-demo"), check_codes=[0]).stdout
+        self.assertIn("candidates", text)
 
 
 if __name__ == "__main__":
