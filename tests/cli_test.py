@@ -6,6 +6,7 @@ Run by ctest as: cli_test.py --binary build/layersift --corpus build/corpus --so
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -291,17 +292,39 @@ class CliTest(unittest.TestCase):
     def test_rules_profile(self):
         out = json.loads(run("rules", "profile", "--format", "json", target("dir-demo"),
                              check_codes=[0]).stdout)
-        self.assertGreater(out["uncompressed_bytes"], 0)
+        self.assertGreater(out["bytes_scanned"], 0)
         confirmed = sum(r["confirmed"] for r in out["rules"])
         self.assertGreater(confirmed, 0)
         for r in out["rules"]:
             self.assertGreaterEqual(r["candidates"], r["confirmed"])
+            self.assertGreaterEqual(r["keyword_hits"], r["candidates"])
         # Sorted by confirm time, shares add up to 1.
         times = [r["confirm_seconds"] for r in out["rules"]]
         self.assertEqual(times, sorted(times, reverse=True))
         self.assertAlmostEqual(sum(r["share"] for r in out["rules"]), 1.0, places=3)
         text = run("rules", "profile", target("dir-demo"), check_codes=[0]).stdout
         self.assertIn("candidates", text)
+
+    def test_gitleaks_default_config_imports_and_reports(self):
+        config = os.path.join(ARGS.source, "tests", "data", "third_party", "gitleaks", "gitleaks.toml")
+        proc = run("scan", "--quiet", "--format", "json", "--no-builtin-rules",
+                   "--rules-gitleaks", config, target("dir-demo"), check_codes=[1])
+        summary = re.search(r"gitleaks config .*: (\d+) rules loaded, (\d+) skipped", proc.stderr)
+        self.assertIsNotNone(summary, proc.stderr)
+        loaded, skipped = int(summary.group(1)), int(summary.group(2))
+        self.assertGreaterEqual(loaded, 150)
+        self.assertEqual(len(re.findall(r"^layersift:   skipped \S+: ", proc.stderr, re.M)), skipped)
+        doc = json.loads(proc.stdout)
+        self.assertTrue(doc["findings"])
+        for finding in doc["findings"]:
+            self.assertTrue(finding["rule_id"].startswith("gitleaks."), finding["rule_id"])
+            self.assertTrue(FINDING_FIELDS <= set(finding))
+        listing = json.loads(run("rules", "list", "--format", "json", "--no-builtin-rules",
+                                 "--rules-gitleaks", config, check_codes=[0]).stdout)
+        self.assertEqual(len(listing), loaded)
+        proc = run("scan", "--rules-gitleaks", "/nonexistent.toml", target("dir-demo"))
+        self.assertEqual(proc.returncode, 2)
+        self.assertIn("/nonexistent.toml", proc.stderr)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
+#include <tuple>
 
 #include "exit_codes.h"
 #include "layersift/engine/rule_check.h"
@@ -222,8 +223,10 @@ int RuleCommands::Profile() {
   std::vector<size_t> order(enabled.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   const std::vector<RuleProfile>& profile = result.rule_profile;
+  // Costliest first: confirm time, then prefilter hits (which cost RE2::Set passes).
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    return profile[a].confirm_seconds > profile[b].confirm_seconds;
+    return std::tie(profile[b].confirm_seconds, profile[b].keyword_hits) <
+           std::tie(profile[a].confirm_seconds, profile[a].keyword_hits);
   });
   double total_confirm = 0;
   for (const RuleProfile& p : profile) total_confirm += p.confirm_seconds;
@@ -231,12 +234,14 @@ int RuleCommands::Profile() {
     ordered_json out;
     out["rule_set_hash"] = RuleSetHash(rules);
     out["uncompressed_bytes"] = result.totals.uncompressed_bytes;
+    out["bytes_scanned"] = result.totals.bytes_scanned;
     out["match_seconds"] = result.totals.match_seconds;
     out["confirm_seconds"] = total_confirm;
     out["errors"] = result.errors.size();
     out["rules"] = ordered_json::array();
     for (size_t i : order) {
       out["rules"].push_back(ordered_json{{"id", enabled[i].id},
+                                          {"keyword_hits", profile[i].keyword_hits},
                                           {"candidates", profile[i].candidates},
                                           {"confirmed", profile[i].confirmed},
                                           {"suppressed", profile[i].suppressed},
@@ -247,12 +252,13 @@ int RuleCommands::Profile() {
   } else {
     std::printf("%.1f MB scanned in %.2f s; matcher %.3f s summed over %u threads, of which "
                 "confirming %.3f s\n\n",
-                static_cast<double>(result.totals.uncompressed_bytes) / 1e6, result.wall_seconds,
+                static_cast<double>(result.totals.bytes_scanned) / 1e6, result.wall_seconds,
                 result.totals.match_seconds, result.threads, total_confirm);
-    std::printf("%-36s %12s %10s %10s %12s %7s\n", "rule", "candidates", "confirmed",
-                "suppressed", "confirm ms", "share");
+    std::printf("%-36s %12s %12s %10s %10s %12s %7s\n", "rule", "keyword hits", "candidates",
+                "confirmed", "suppressed", "confirm ms", "share");
     for (size_t i : order) {
-      std::printf("%-36s %12llu %10llu %10llu %12.2f %7s\n", enabled[i].id.c_str(),
+      std::printf("%-36s %12llu %12llu %10llu %10llu %12.2f %7s\n", enabled[i].id.c_str(),
+                  static_cast<unsigned long long>(profile[i].keyword_hits),
                   static_cast<unsigned long long>(profile[i].candidates),
                   static_cast<unsigned long long>(profile[i].confirmed),
                   static_cast<unsigned long long>(profile[i].suppressed),

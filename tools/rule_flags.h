@@ -15,6 +15,7 @@ namespace layersift {
 
 struct RuleFlags {
   std::vector<std::string> rule_paths;
+  std::vector<std::string> gitleaks_paths;
   bool no_builtin = false;
   std::string engine = "vectorscan";
   std::vector<std::string> only_rules;  // comma-separated on the command line
@@ -23,8 +24,9 @@ struct RuleFlags {
   // `with_selection`: also the flags that switch rules on and off.
   void AddTo(CLI::App& app, bool with_selection = true);
 
-  // The built-in rules (unless --no-builtin-rules), then each --rules path, then the selection.
-  // Throws RuleError on a bad file, a duplicate id or a selection naming no rule.
+  // The built-in rules (unless --no-builtin-rules), then each --rules path, then each gitleaks
+  // config, then the selection. What a gitleaks import skipped or only approximated is printed
+  // on stderr. Throws RuleError on a bad file, a duplicate id or a selection naming no rule.
   std::vector<Rule> Load() const;
 };
 

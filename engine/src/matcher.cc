@@ -336,6 +336,7 @@ class Re2ScanContext final : public ScanContext {
         const std::string& keyword = table_.keywords[k];
         for (size_t pos = own_begin; pos < own_end && pos + keyword.size() <= buffer.size(); ++pos) {
           if (EqualsCaseless(buffer.substr(pos, keyword.size()), keyword)) {
+            confirmer_.CountKeywordHit(k);
             confirmer_.Confirm(rule, KeywordHit{k, static_cast<uint32_t>(pos)}, buffer, out);
           }
         }

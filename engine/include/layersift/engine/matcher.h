@@ -51,12 +51,16 @@ struct MatcherOptions {
 
 // Per-rule costs collected when MatcherOptions::profile_rules is set.
 struct RuleProfile {
+  // Occurrences of the rule's keywords the prefilter found (vectorscan backend; the re2 backend
+  // only looks for them in buffers where RE2::Set says the rule matches).
+  uint64_t keyword_hits = 0;
   uint64_t candidates = 0;  // keyword occurrences whose window the rule's regex searched
   uint64_t confirmed = 0;   // matches that survived every filter
   uint64_t suppressed = 0;  // matches dropped by entropy, allowlists, stop words, checks, paths
   double confirm_seconds = 0;
 
   void Add(const RuleProfile& other) {
+    keyword_hits += other.keyword_hits;
     candidates += other.candidates;
     confirmed += other.confirmed;
     suppressed += other.suppressed;
