@@ -27,6 +27,9 @@ readonly kMaxGzipRatio=1.5 kGoalGzipRatio=1.1
 readonly kMaxZstdRatio=1.6
 readonly kMaxRss500MiB=400
 readonly kMaxRssGrowthPercent=20
+# Rule-set milestone: the full built-in set keeps at least 80% of the starter set's throughput,
+# i.e. its wall time is at most 1/0.8 = 1.25 times the starter set's.
+readonly kMaxFullVsStarterWallRatio=1.25
 
 # npm packages whose node_modules tree stands in for a JavaScript application layer.
 readonly kNpmPackages=(typescript lodash react react-dom express webpack eslint @babel/core
@@ -377,16 +380,20 @@ median_of() { # row wall|cpu|rss
 }
 
 scan=("$bin" scan --quiet --format json --output /dev/null "${scan_flags[@]}")
+starter_ids=$(grep -v '^#' "$repo_root/bench/starter-rules.txt" | grep . | paste -sd, -)
+rule_count=$("$bin" rules list --format json | python3 -c 'import json, sys; print(sum(r["enabled"] for r in json.load(sys.stdin)))')
 
 readonly row_igzip="igzip -dc layer-500.tar.gz" row_zstd="zstd -dc layer-500.tar.zst"
 readonly row_ls_gz="layersift layer-500.tar.gz" row_ls_zst="layersift layer-500.tar.zst"
 readonly row_ls_200="layersift layer-200.tar.gz" row_ls_2g="layersift layer-2g.tar.gz"
-rows=("$row_igzip" "$row_zstd" "$row_ls_gz" "$row_ls_zst" "$row_ls_200" "$row_ls_2g")
+readonly row_ls_starter="layersift layer-500.tar.gz, 20-rule starter set"
+rows=("$row_igzip" "$row_zstd" "$row_ls_gz" "$row_ls_starter" "$row_ls_zst" "$row_ls_200" "$row_ls_2g")
 
 measure "$row_igzip" "0" "$bytes_500" igzip -dc "$l500gz"
 measure "$row_zstd" "0" "$bytes_500" zstd -q -dc "$l500zst"
 # layersift exits 0 (no findings) or 1 (findings); 2 and 3 are errors.
 measure "$row_ls_gz" "0 1" "$bytes_500" "${scan[@]}" "layer:$l500gz"
+measure "$row_ls_starter" "0 1" "$bytes_500" "${scan[@]}" --only-rules "$starter_ids" "layer:$l500gz"
 measure "$row_ls_zst" "0 1" "$bytes_500" "${scan[@]}" "layer:$l500zst"
 measure "$row_ls_200" "0 1" "$bytes_200" "${scan[@]}" "layer:$l200gz"
 measure "$row_ls_2g" "0 1" "$bytes_2g" "${scan[@]}" "layer:$l2ggz"
@@ -442,6 +449,7 @@ dirty=$(git -C "$repo_root" status --porcelain 2>/dev/null | grep -q . && echo "
   echo "- load average before / after: $load_before / $load_after"
   echo "- layersift: \`$bin\`${layersift_version:+ ($layersift_version)}, repository at $commit$dirty"
   echo "- scan flags: \`scan --quiet --format json --output /dev/null${scan_flags[*]:+ ${scan_flags[*]}}\`"
+  echo "- rule set: the $rule_count enabled built-in rules; the starter-set row adds \`--only-rules\` with bench/starter-rules.txt"
   echo "- baselines: $(igzip --version 2>&1 | head -n 1), $(zstd --version 2>&1 | head -n 1 | tr -d '*' | xargs)"
   echo "- method: median of $runs runs after 1 warm-up, page cache warm, \`/usr/bin/time\`;" \
     "MB = 10^6 bytes of uncompressed tar; raw runs in \`$stem.raw.tsv\` beside this report"
@@ -474,6 +482,8 @@ dirty=$(git -C "$repo_root" status --porcelain 2>/dev/null | grep -q . && echo "
   check "layersift zstd wall / zstd wall" "$(ratio "$row_ls_zst" "$row_zstd")" "$kMaxZstdRatio"
   check "layersift peak RSS, 500 MB layer (MiB)" "$rss_500" "$kMaxRss500MiB"
   check "peak RSS 2 GB vs 200 MB layer" "$rss_growth" "$kMaxRssGrowthPercent" "" "%"
+  check "full rule set wall / starter set wall (≤ 1.25: ≥ 80% throughput)" \
+    "$(ratio "$row_ls_gz" "$row_ls_starter")" "$kMaxFullVsStarterWallRatio"
   if ((measure_failed)); then
     echo
     echo "**A measured command failed (see the FAILED rows); its figures are missing.**"

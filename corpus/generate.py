@@ -855,9 +855,10 @@ class Corpus:
         enc = s.pem("private-key-pkcs8-encrypted", 1200)
         sa_key = s.pem("private-key-pkcs8", json_escaped=True)
         npm_excluded, bin_secret = s.token("npm-access-token"), s.token("stripe-secret-key")
+        sa_key_id = Plant("gcp-service-account-key", self.rng.randbytes(20).hex())
         sa_json = json.dumps({
             "type": "service_account", "project_id": "acme-prod",
-            "private_key_id": self.rng.randbytes(20).hex(),
+            "private_key_id": sa_key_id.secret,
             "private_key": "PLACEHOLDER",
             "client_email": "ci@acme-prod.iam.gserviceaccount.com",
         }, indent=2).replace("PLACEHOLDER", sa_key.secret) + "\n"
@@ -871,7 +872,7 @@ class Corpus:
                       f"  primary: postgresql://app:{pg.secret}@pg.internal:5432/app\n"
                       f"  events: mongodb://events:{mongo.secret}@mongo-0.mongo:27017/events\n",
                       [pg, mongo]),
-            text_file("config/gcp-sa.json", sa_json, [sa_key]),
+            text_file("config/gcp-sa.json", sa_json, [sa_key, sa_key_id]),
             text_file("keys/release-signing.asc", pgp.secret + "\n", [pgp]),
             text_file("keys/backup.p8", enc.secret + "\n", [enc]),
             text_file("node_modules/lib/.npmrc", f"//registry.npmjs.org/:_authToken="

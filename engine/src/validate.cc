@@ -128,7 +128,8 @@ bool JwtValid(std::string_view secret) {
 
 // BEGIN line, optional "Name: value" headers, base 64 body, END line. The body must decode and be
 // the size of a real key: an ed25519 PKCS#8 key is 48 bytes, the smallest real one; DER keys
-// start with a SEQUENCE, OpenSSH keys with their magic, PGP and PuTTY are only length-checked.
+// start with a SEQUENCE, OpenSSH keys with their magic; PGP blocks and legacy encrypted PEM
+// bodies (ciphertext) are only length-checked.
 bool PemPrivateKeyValid(std::string_view secret) {
   const size_t begin_line_end = secret.find("-----", secret.find("-----BEGIN") + 10);
   const size_t end_line = secret.rfind("-----END");
@@ -164,7 +165,8 @@ bool PemPrivateKeyValid(std::string_view secret) {
   if (label.find("OPENSSH") != std::string_view::npos) {
     return der->compare(0, 15, std::string_view("openssh-key-v1\0", 15)) == 0;
   }
-  if (pgp) return true;
+  // A legacy encrypted PEM body (Proc-Type: 4,ENCRYPTED) is ciphertext, not DER.
+  if (pgp || secret.find("ENCRYPTED") != std::string_view::npos) return true;
   return static_cast<unsigned char>((*der)[0]) == 0x30;  // ASN.1 SEQUENCE
 }
 
