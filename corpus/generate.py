@@ -711,7 +711,7 @@ class Corpus:
                       [npm, Plant("npmrc-auth-token", npm.secret)]),
             text_file("home/dev/.pypirc",
                       f"[distutils]\nindex-servers =\n    pypi\n\n[pypi]\nusername = __token__\n"
-                      f"password = {pypi.secret}\n", [pypi]),
+                      f"password = {pypi.secret}\n", [pypi, Plant("pypirc-password", pypi.secret)]),
             text_file("app/config.yaml",
                       "server:\n  port: 8080\n  workers: 4\ndatabase:\n"
                       f"  url: postgres://orders:{pg.secret}@orders-db.internal:5432/orders"

@@ -133,9 +133,11 @@ TEST(MatcherCompileTest, ContextCoversTheLongestMatchAndKeyword) {
   EXPECT_EQ(db->rules().size(), 4u);
 }
 
-// A regex engine that runs out of memory must say so, never report "no match". RE2 proves at
-// RE2::Set compile time that its DFA can run in the budget, so a budget too small is a compile
-// error here; at scan time the ErrorInfo overload turns a DFA failure into MatcherError.
+// A regex engine that runs out of memory must say so, never report "no match". The RE2::Set is
+// compiled when a worker first needs it (the re2 backend: the first buffer; the vectorscan
+// backend: the first dense cluster of keywords), and RE2 proves at that point that its DFA can
+// run in the budget: a budget too small is a MatcherError from Scan, which the scanner reports
+// against the layer.
 TEST(MatcherCompileTest, Re2BudgetTooSmallIsAnError) {
   std::vector<Rule> rules;
   for (int i = 0; i < 40; ++i) {
@@ -143,18 +145,25 @@ TEST(MatcherCompileTest, Re2BudgetTooSmallIsAnError) {
                              "k" + std::to_string(i) + R"([a-z]{3,30}[0-9]{2,9}(?P<secret>[a-f0-9]{8,40}))",
                              {"k" + std::to_string(i)}));
   }
+  // Keywords every few bytes: too dense to confirm rule by rule, so the set must run.
+  std::string dense;
+  for (int i = 0; i < 400; ++i) dense += "k" + std::to_string(i % 40) + " ";
+  const std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(dense.data()), dense.size());
   for (MatchEngine engine : {MatchEngine::kVectorscan, MatchEngine::kRe2}) {
     MatcherOptions options;
     options.engine = engine;
     options.re2_set_max_mem_bytes = 16 << 10;
+    std::vector<RuleMatch> out;
     try {
-      PatternDatabase::Compile(rules, options);
-      ADD_FAILURE() << "a 16 KiB RE2 budget was accepted";
-    } catch (const RuleError& e) {
+      const auto db = PatternDatabase::Compile(rules, options);
+      db->NewContext()->Scan(bytes, 0, bytes.size(), out);
+      ADD_FAILURE() << "a 16 KiB RE2 budget was accepted by " << MatchEngineName(engine);
+    } catch (const MatcherError& e) {
       EXPECT_NE(std::string(e.what()).find("memory"), std::string::npos) << e.what();
     }
     options.re2_set_max_mem_bytes = 64 << 20;
-    EXPECT_NO_THROW(PatternDatabase::Compile(rules, options));
+    const auto db = PatternDatabase::Compile(rules, options);
+    EXPECT_NO_THROW(db->NewContext()->Scan(bytes, 0, bytes.size(), out));
   }
 }
 

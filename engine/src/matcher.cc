@@ -109,31 +109,64 @@ RE2::Options SetOptions(const RuleTable& table) {
   options.set_never_capture(true);
   return options;
 }
+
+// Compiles one rule's pattern; throws RuleError naming the rule if it does not compile or has no
+// `secret` group.
+std::unique_ptr<RE2> CompileRulePattern(const Rule& rule, int* secret_group) {
+  auto regex = std::make_unique<RE2>(rule.pattern, RuleRegexOptions());
+  if (!regex->ok()) {
+    throw RuleError(rule.source + ": rule '" + rule.id + "': pattern does not compile: " +
+                    regex->error());
+  }
+  const auto& names = regex->NamedCapturingGroups();
+  auto it = names.find("secret");
+  if (it == names.end()) {
+    throw RuleError(rule.source + ": rule '" + rule.id +
+                    "': pattern has no named group (?P<secret>...)");
+  }
+  *secret_group = it->second;
+  return regex;
+}
+
 }  // namespace
 
-Confirmer::Confirmer(const RuleTable& table)
-    : table_(table), set_(SetOptions(table), RE2::UNANCHORED) {
-  RE2::Options options = RuleRegexOptions();
+void Confirmer::Validate(const RuleTable& table) {
+  RE2::Set set(SetOptions(table), RE2::UNANCHORED);
   for (const Rule& rule : table.rules) {
-    auto regex = std::make_unique<RE2>(rule.pattern, options);
-    if (!regex->ok()) {
-      throw RuleError(rule.source + ": rule '" + rule.id + "': pattern does not compile: " +
-                      regex->error());
-    }
-    const auto& names = regex->NamedCapturingGroups();
-    auto it = names.find("secret");
-    if (it == names.end()) {
-      throw RuleError(rule.source + ": rule '" + rule.id +
-                      "': pattern has no named group (?P<secret>...)");
-    }
-    secret_group_.push_back(it->second);
-    regexes_.push_back(std::move(regex));
+    int secret_group = 0;
+    CompileRulePattern(rule, &secret_group);
     std::string error;
-    if (set_.Add(rule.pattern, &error) < 0) {
+    if (set.Add(rule.pattern, &error) < 0) {
       throw RuleError(rule.source + ": rule '" + rule.id + "': " + error);
     }
   }
-  if (!set_.Compile()) throw RuleError("the rule set does not compile as an RE2::Set (out of memory)");
+  Confirmer filters(table, /*shared_set=*/false);  // compiles every allowlist and path regex
+}
+
+std::unique_ptr<RE2::Set> CompileRuleSet(const RuleTable& table) {
+  auto set = std::make_unique<RE2::Set>(SetOptions(table), RE2::UNANCHORED);
+  for (const Rule& rule : table.rules) {
+    std::string error;
+    if (set->Add(rule.pattern, &error) < 0) {
+      throw RuleError(rule.source + ": rule '" + rule.id + "': " + error);
+    }
+  }
+  if (!set->Compile()) {
+    throw MatcherError("the rule set does not compile as an RE2::Set (out of memory)");
+  }
+  return set;
+}
+
+const RE2::Set& RuleTable::SharedSet() const {
+  std::call_once(shared_set_once_, [this] { shared_set_ = CompileRuleSet(*this); });
+  return *shared_set_;
+}
+
+Confirmer::Confirmer(const RuleTable& table, bool shared_set)
+    : table_(table),
+      regexes_(table.rules.size()),
+      secret_group_(table.rules.size(), -1),
+      use_shared_set_(shared_set) {
   std::map<const Allowlist*, const CompiledRuleFilters::Regexes*> shared;
   filters_.resize(table.rules.size());
   for (size_t r = 0; r < table.rules.size(); ++r) {
@@ -162,15 +195,23 @@ Confirmer::Confirmer(const RuleTable& table)
   }
   path_verdict_.assign(table.rules.size(), -1);
   if (table.options.profile_rules) profile_.resize(table.rules.size());
-  int most_groups = 0;
-  for (int g : secret_group_) most_groups = std::max(most_groups, g);
-  groups_.resize(static_cast<size_t>(most_groups) + 1);
 }
 
-void Confirmer::MatchSet(std::string_view text, std::vector<int>& matched) const {
+RE2& Confirmer::Regex(uint32_t rule_index) {
+  std::unique_ptr<RE2>& regex = regexes_[rule_index];
+  if (!regex) {
+    regex = CompileRulePattern(table_.rules[rule_index], &secret_group_[rule_index]);
+    groups_.resize(std::max(groups_.size(), static_cast<size_t>(secret_group_[rule_index]) + 1));
+  }
+  return *regex;
+}
+
+void Confirmer::MatchSet(std::string_view text, std::vector<int>& matched) {
   matched.clear();
+  if (!use_shared_set_ && !set_) set_ = CompileRuleSet(table_);
+  const RE2::Set& set = use_shared_set_ ? table_.SharedSet() : *set_;
   RE2::Set::ErrorInfo info{};
-  if (!set_.Match(re2::StringPiece(text.data(), text.size()), &matched, &info) &&
+  if (!set.Match(re2::StringPiece(text.data(), text.size()), &matched, &info) &&
       info.kind != RE2::Set::kNoError) {
     throw MatcherError(info.kind == RE2::Set::kOutOfMemory
                            ? "RE2::Set ran out of DFA memory (raise the per-worker budget)"
@@ -261,7 +302,7 @@ void Confirmer::ConfirmUnprofiled(uint32_t rule_index, const KeywordHit& hit,
   // Every match of at most max_match bytes that contains [hit.begin, keyword_end) lies here.
   const size_t window_begin = keyword_end > max_match ? keyword_end - max_match : 0;
   const size_t window_end = std::min(buffer.size(), hit.begin + max_match);
-  const RE2& regex = *regexes_[rule_index];
+  const RE2& regex = Regex(rule_index);
   const int secret_group = secret_group_[rule_index];
   const re2::StringPiece text(buffer.data(), buffer.size());
   size_t pos = window_begin;
@@ -322,7 +363,10 @@ namespace {
 // rule the set reports, found by a plain case-insensitive search.
 class Re2ScanContext final : public ScanContext {
  public:
-  explicit Re2ScanContext(const RuleTable& table) : table_(table), confirmer_(table) {}
+  // The reference backend passes every buffer through the set: a worker-local one, since a
+  // shared set's DFA cache lock would serialise the workers.
+  explicit Re2ScanContext(const RuleTable& table)
+      : table_(table), confirmer_(table, /*shared_set=*/false) {}
 
   void Scan(std::span<const uint8_t> bytes, size_t own_begin, size_t own_end,
             std::string_view path, std::vector<RuleMatch>& out) override {
@@ -367,7 +411,7 @@ class Re2ScanContext final : public ScanContext {
 class Re2Database final : public PatternDatabase {
  public:
   explicit Re2Database(std::unique_ptr<RuleTable> table) : table_(std::move(table)) {
-    Confirmer validate(*table_);  // reject bad patterns at compile time, not in a worker
+    Confirmer::Validate(*table_);  // reject bad patterns at compile time, not in a worker
   }
   const std::vector<Rule>& rules() const override { return table_->rules; }
   const MatcherOptions& options() const override { return table_->options; }

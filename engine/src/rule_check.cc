@@ -5,6 +5,8 @@
 namespace layersift {
 namespace {
 
+constexpr size_t kMinKeywordBytes = 3;
+
 // The secrets rule `rule_index` reports when `example` is scanned as a whole file.
 std::vector<std::string> SecretsFound(ScanContext& context, uint32_t rule_index,
                                       const RuleExample& example, std::vector<RuleMatch>& matches) {
@@ -43,6 +45,14 @@ std::vector<RuleCheckFailure> CheckRuleExamples(const std::vector<Rule>& rules, 
   std::vector<RuleCheckFailure> failures;
   for (uint32_t r = 0; r < database->rules().size(); ++r) {
     const Rule& rule = database->rules()[r];
+    for (const std::string& keyword : rule.keywords) {
+      if (keyword.size() < kMinKeywordBytes) {
+        failures.push_back({rule.id, "keyword '" + keyword + "' is shorter than " +
+                                         std::to_string(kMinKeywordBytes) +
+                                         " characters: it occurs everywhere, and every "
+                                         "occurrence costs a regex pass"});
+      }
+    }
     if (rule.examples.empty()) failures.push_back({rule.id, "has no examples"});
     if (rule.negative_examples.empty()) failures.push_back({rule.id, "has no negative_examples"});
     for (const RuleExample& example : rule.examples) {
