@@ -230,10 +230,12 @@ class CliTest(unittest.TestCase):
         by_kind = {}
         for r in rules:
             by_kind.setdefault(r["kind"], []).append(r)
-        # Generic rules exist and are off by default; the vendor rules are on.
+        # The generic (vendor-less) password and high-entropy rules exist and are off by default;
+        # structured password rules (.netrc, htpasswd, ...) share their kind and are on.
         for kind in ("generic-password", "generic-secret"):
-            self.assertTrue(by_kind.get(kind), kind)
-            self.assertFalse(any(r["enabled"] for r in by_kind[kind]), kind)
+            generic = [r for r in by_kind.get(kind, []) if r["vendor"] == "generic"]
+            self.assertTrue(generic, kind)
+            self.assertFalse(any(r["enabled"] for r in generic), kind)
         self.assertTrue(all(r["enabled"] for r in by_kind["github"]))
 
     def test_rule_selection_flags(self):

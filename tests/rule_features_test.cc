@@ -188,6 +188,21 @@ TEST(ValidateTest, JwtStructure) {
   EXPECT_FALSE(PassesValidation(Validator::kJwt, "eyJhbGciOiJub25lIn0." + payload + "."));
   EXPECT_FALSE(PassesValidation(Validator::kJwt, header + ".bm90IGpzb24." + "c2ln"));  // "not json"
   EXPECT_FALSE(PassesValidation(Validator::kJwt, header + payload));
+  // The same JWT base64-encoded again, as Kubernetes secrets store it.
+  const std::string jwt = header + "." + payload + ".c2lnbmF0dXJlLWJ5dGVz";
+  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string encoded;
+  for (size_t i = 0; i < jwt.size(); i += 3) {
+    uint32_t v = static_cast<uint8_t>(jwt[i]) << 16;
+    if (i + 1 < jwt.size()) v |= static_cast<uint8_t>(jwt[i + 1]) << 8;
+    if (i + 2 < jwt.size()) v |= static_cast<uint8_t>(jwt[i + 2]);
+    encoded.push_back(kAlphabet[(v >> 18) & 63]);
+    encoded.push_back(kAlphabet[(v >> 12) & 63]);
+    encoded.push_back(i + 1 < jwt.size() ? kAlphabet[(v >> 6) & 63] : '=');
+    encoded.push_back(i + 2 < jwt.size() ? kAlphabet[v & 63] : '=');
+  }
+  EXPECT_TRUE(PassesValidation(Validator::kJwtBase64, encoded));
+  EXPECT_FALSE(PassesValidation(Validator::kJwtBase64, jwt));
 }
 
 TEST(ValidateTest, PemPrivateKeyBody) {

@@ -196,6 +196,10 @@ bool PassesValidation(Validator validator, std::string_view secret) {
       return AwsAccessKeyIdValid(secret);
     case Validator::kJwt:
       return JwtValid(secret);
+    case Validator::kJwtBase64: {
+      const auto jwt = DecodeBase64(secret);
+      return jwt && JwtValid(*jwt);
+    }
     case Validator::kPemPrivateKey:
       return PemPrivateKeyValid(secret);
   }

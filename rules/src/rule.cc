@@ -9,12 +9,13 @@ namespace {
 constexpr std::array<std::pair<Confidence, std::string_view>, 3> kConfidenceNames{{
     {Confidence::kLow, "low"}, {Confidence::kMedium, "medium"}, {Confidence::kHigh, "high"}}};
 
-constexpr std::array<std::pair<Validator, std::string_view>, 6> kValidatorNames{{
+constexpr std::array<std::pair<Validator, std::string_view>, 7> kValidatorNames{{
     {Validator::kNone, "none"},
     {Validator::kGithubChecksum, "github-checksum"},
     {Validator::kNpmChecksum, "npm-checksum"},
     {Validator::kAwsAccessKeyId, "aws-access-key-id"},
     {Validator::kJwt, "jwt"},
+    {Validator::kJwtBase64, "jwt-base64"},
     {Validator::kPemPrivateKey, "pem-private-key"}}};
 
 template <typename Enum, size_t N>

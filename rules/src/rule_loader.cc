@@ -191,8 +191,8 @@ Rule ParseRule(const YAML::Node& node, const std::string& source) {
       const auto validator = ParseValidator(v.as<std::string>());
       if (!validator) {
         throw RuleError(where + ": unknown validate '" + v.as<std::string>() +
-                        "' (expected github-checksum, npm-checksum, aws-access-key-id, jwt or "
-                        "pem-private-key)");
+                        "' (expected github-checksum, npm-checksum, aws-access-key-id, jwt, "
+                        "jwt-base64 or pem-private-key)");
       }
       rule.validate = *validator;
     }

@@ -32,6 +32,7 @@ enum class Validator {
   kNpmChecksum,      // the same scheme on npm_ tokens
   kAwsAccessKeyId,   // known prefix, base32 alphabet, plausible encoded account number
   kJwt,              // header and payload are base64url JSON objects, header names an alg
+  kJwtBase64,        // base 64 of a JWT that passes kJwt (JWTs stored in Kubernetes secrets)
   kPemPrivateKey,    // the body is base64 of a plausible key length (DER or OpenSSH)
 };
 
