@@ -250,6 +250,12 @@ class CliTest(unittest.TestCase):
         self.assertNotIn(chosen, {f["rule_id"] for f in without["findings"]})
         _, generic = self.scan_json("--enable-kind", "generic-password", target("oci-demo"))
         self.assertNotEqual(generic["rule_set_hash"], doc["rule_set_hash"])
+        # A repeatable flag takes one value: the target after it is still a target.
+        for flag, value in (("--disable-rule", chosen), ("--enable-kind", "generic-password"),
+                            ("--rules", os.path.join(ARGS.source, "rules", "builtin", "keys.yaml"))):
+            proc = run("scan", "--quiet", "--no-builtin-rules" if flag == "--rules" else "--quiet",
+                       flag, value, target("oci-demo"))
+            self.assertIn(proc.returncode, (0, 1), (flag, proc.stderr))
         proc = run("scan", "--disable-rule", "no-such-rule", target("oci-demo"))
         self.assertEqual(proc.returncode, 2)
         self.assertIn("no-such-rule", proc.stderr)

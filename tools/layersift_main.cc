@@ -142,7 +142,8 @@ int main(int argc, char** argv) {
                        "used)");
   scan_cmd->add_option("--exclude-path", scan.exclude_paths,
                        "Skip files whose path (with a leading /) matches this RE2 regex "
-                       "(repeatable; added to the default exclusions)");
+                       "(repeatable; added to the default exclusions)")
+      ->allow_extra_args(false);
   scan_cmd->add_flag("--no-default-excludes", scan.no_default_excludes,
                      "Do not apply the built-in path exclusions (rules/default-excluded-paths.txt)");
   scan_cmd->add_flag("--scan-binaries", scan.scan_binaries,

@@ -8,12 +8,16 @@
 namespace layersift {
 
 void RuleFlags::AddTo(CLI::App& app, bool with_selection) {
+  // Every repeatable flag takes one value per occurrence, so `--disable-rule X TARGET` does not
+  // swallow the target.
   app.add_option("--rules", rule_paths,
                  "Add the rules of a YAML file, or of every .yaml/.yml file in a directory "
-                 "(repeatable). See rules/README.md for the format.");
+                 "(repeatable). See rules/README.md for the format.")
+      ->allow_extra_args(false);
   app.add_option("--rules-gitleaks", gitleaks_paths,
                  "Add the rules of a gitleaks TOML config (repeatable); rules RE2 cannot run are "
-                 "skipped and listed on stderr");
+                 "skipped and listed on stderr")
+      ->allow_extra_args(false);
   app.add_flag("--no-builtin-rules", no_builtin,
                "Use only the rules given with --rules / --rules-gitleaks");
   app.add_option("--engine", engine, "Matcher backend: vectorscan (default, fast) or re2")
@@ -21,12 +25,16 @@ void RuleFlags::AddTo(CLI::App& app, bool with_selection) {
   if (!with_selection) return;
   app.add_option("--only-rules", only_rules,
                  "Run exactly these rules (comma-separated ids), enabled by default or not")
-      ->delimiter(',');
+      ->delimiter(',')
+      ->allow_extra_args(false);
   app.add_option("--enable-kind", selection.enable_kinds,
-                 "Switch on every rule of this kind, e.g. generic-password (repeatable)");
+                 "Switch on every rule of this kind, e.g. generic-password (repeatable)")
+      ->allow_extra_args(false);
   app.add_option("--enable-rule", selection.enable,
-                 "Switch on a rule that is off by default (repeatable)");
-  app.add_option("--disable-rule", selection.disable, "Switch off a rule (repeatable)");
+                 "Switch on a rule that is off by default (repeatable)")
+      ->allow_extra_args(false);
+  app.add_option("--disable-rule", selection.disable, "Switch off a rule (repeatable)")
+      ->allow_extra_args(false);
 }
 
 std::vector<Rule> RuleFlags::Load() const {
