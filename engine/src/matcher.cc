@@ -130,11 +130,14 @@ std::unique_ptr<RE2> CompileRulePattern(const Rule& rule, int* secret_group) {
 
 }  // namespace
 
-void Confirmer::Validate(const RuleTable& table) {
+void Confirmer::Validate(RuleTable& table) {
   RE2::Set set(SetOptions(table), RE2::UNANCHORED);
+  table.regexes.clear();
+  table.secret_groups.clear();
   for (const Rule& rule : table.rules) {
     int secret_group = 0;
-    CompileRulePattern(rule, &secret_group);
+    table.regexes.push_back(CompileRulePattern(rule, &secret_group));
+    table.secret_groups.push_back(secret_group);
     std::string error;
     if (set.Add(rule.pattern, &error) < 0) {
       throw RuleError(rule.source + ": rule '" + rule.id + "': " + error);
@@ -167,6 +170,9 @@ Confirmer::Confirmer(const RuleTable& table, bool shared_set)
       regexes_(table.rules.size()),
       secret_group_(table.rules.size(), -1),
       use_shared_set_(shared_set) {
+  for (int group : table.secret_groups) {
+    groups_.resize(std::max(groups_.size(), static_cast<size_t>(group) + 1));
+  }
   std::map<const Allowlist*, const CompiledRuleFilters::Regexes*> shared;
   filters_.resize(table.rules.size());
   for (size_t r = 0; r < table.rules.size(); ++r) {
@@ -197,7 +203,11 @@ Confirmer::Confirmer(const RuleTable& table, bool shared_set)
   if (table.options.profile_rules) profile_.resize(table.rules.size());
 }
 
-RE2& Confirmer::Regex(uint32_t rule_index) {
+const RE2& Confirmer::Regex(uint32_t rule_index) {
+  if (!table_.regexes.empty()) {
+    secret_group_[rule_index] = table_.secret_groups[rule_index];
+    return *table_.regexes[rule_index];
+  }
   std::unique_ptr<RE2>& regex = regexes_[rule_index];
   if (!regex) {
     regex = CompileRulePattern(table_.rules[rule_index], &secret_group_[rule_index]);
