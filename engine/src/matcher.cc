@@ -46,6 +46,15 @@ RuleTable::RuleTable(const std::vector<Rule>& all_rules, const MatcherOptions& m
     context_bytes = std::max(context_bytes, rules[r].max_match_bytes);
   }
   context_bytes += longest_keyword_bytes;
+  regex_once_ = std::make_unique<std::once_flag[]>(rules.size());
+  regexes_.resize(rules.size());
+  secret_groups_.assign(rules.size(), 0);
+  for (const Rule& rule : rules) {
+    // Every capturing group starts with '(': their count is an upper bound on the index of the
+    // `secret` group, enough to size the capture array before any pattern is compiled.
+    most_groups = std::max(
+        most_groups, static_cast<int>(std::count(rule.pattern.begin(), rule.pattern.end(), '(')));
+  }
   // A line allowlist looks this far beyond the match, so chunks must carry it too.
   for (const Rule& rule : rules) {
     if (!rule.allow.lines.empty() || (rule.shared_allow && !rule.shared_allow->lines.empty())) {
@@ -130,14 +139,15 @@ std::unique_ptr<RE2> CompileRulePattern(const Rule& rule, int* secret_group) {
 
 }  // namespace
 
-void Confirmer::Validate(RuleTable& table) {
+void Confirmer::Validate(const RuleTable& table) {
   RE2::Set set(SetOptions(table), RE2::UNANCHORED);
-  table.regexes.clear();
-  table.secret_groups.clear();
   for (const Rule& rule : table.rules) {
-    int secret_group = 0;
-    table.regexes.push_back(CompileRulePattern(rule, &secret_group));
-    table.secret_groups.push_back(secret_group);
+    // Parsing (RE2::Set::Add) finds syntax errors at a fraction of the cost of compiling every
+    // rule; a pattern is compiled when the data first reaches it.
+    if (rule.pattern.find("(?P<secret>") == std::string::npos) {
+      throw RuleError(rule.source + ": rule '" + rule.id +
+                      "': pattern has no named group (?P<secret>...)");
+    }
     std::string error;
     if (set.Add(rule.pattern, &error) < 0) {
       throw RuleError(rule.source + ": rule '" + rule.id + "': " + error);
@@ -167,12 +177,8 @@ const RE2::Set& RuleTable::SharedSet() const {
 
 Confirmer::Confirmer(const RuleTable& table, bool shared_set)
     : table_(table),
-      regexes_(table.rules.size()),
-      secret_group_(table.rules.size(), -1),
       use_shared_set_(shared_set) {
-  for (int group : table.secret_groups) {
-    groups_.resize(std::max(groups_.size(), static_cast<size_t>(group) + 1));
-  }
+  groups_.resize(static_cast<size_t>(table.most_groups) + 1);
   std::map<const Allowlist*, const CompiledRuleFilters::Regexes*> shared;
   filters_.resize(table.rules.size());
   for (size_t r = 0; r < table.rules.size(); ++r) {
@@ -203,17 +209,12 @@ Confirmer::Confirmer(const RuleTable& table, bool shared_set)
   if (table.options.profile_rules) profile_.resize(table.rules.size());
 }
 
-const RE2& Confirmer::Regex(uint32_t rule_index) {
-  if (!table_.regexes.empty()) {
-    secret_group_[rule_index] = table_.secret_groups[rule_index];
-    return *table_.regexes[rule_index];
-  }
-  std::unique_ptr<RE2>& regex = regexes_[rule_index];
-  if (!regex) {
-    regex = CompileRulePattern(table_.rules[rule_index], &secret_group_[rule_index]);
-    groups_.resize(std::max(groups_.size(), static_cast<size_t>(secret_group_[rule_index]) + 1));
-  }
-  return *regex;
+const RE2& RuleTable::Regex(uint32_t rule, int* secret_group) const {
+  std::call_once(regex_once_[rule], [&] {
+    regexes_[rule] = CompileRulePattern(rules[rule], &secret_groups_[rule]);
+  });
+  *secret_group = secret_groups_[rule];
+  return *regexes_[rule];
 }
 
 void Confirmer::MatchSet(std::string_view text, std::vector<int>& matched) {
@@ -312,8 +313,8 @@ void Confirmer::ConfirmUnprofiled(uint32_t rule_index, const KeywordHit& hit,
   // Every match of at most max_match bytes that contains [hit.begin, keyword_end) lies here.
   const size_t window_begin = keyword_end > max_match ? keyword_end - max_match : 0;
   const size_t window_end = std::min(buffer.size(), hit.begin + max_match);
-  const RE2& regex = Regex(rule_index);
-  const int secret_group = secret_group_[rule_index];
+  int secret_group = 0;
+  const RE2& regex = table_.Regex(rule_index, &secret_group);
   const re2::StringPiece text(buffer.data(), buffer.size());
   size_t pos = window_begin;
   while (pos <= window_end && pos <= hit.begin) {

@@ -32,12 +32,14 @@ struct RuleTable {
   size_t longest_keyword_bytes = 0;
   size_t context_bytes = 0;
 
-  // Each enabled rule's compiled pattern and the index of its `secret` group, filled by
-  // Confirmer::Validate when the database is built and shared by every worker: compiling and
-  // warming a rule's DFA once instead of once per worker (RE2 objects are thread-safe; the
-  // confirm stage runs them only around keyword occurrences, so they rarely contend).
-  std::vector<std::unique_ptr<RE2>> regexes;
-  std::vector<int> secret_groups;
+  // A rule's compiled pattern, compiled on first use and shared by every worker: a rule is
+  // compiled and its DFA warmed once, not once per worker, and only if the data reaches it
+  // (RE2 objects are thread-safe; the confirm stage runs them only around keyword occurrences,
+  // so they rarely contend). `secret_group` receives the index of its `secret` group. Throws
+  // RuleError if the pattern does not compile (Confirmer::Validate has checked its syntax).
+  const RE2& Regex(uint32_t rule, int* secret_group) const;
+  // The largest `secret` group index any rule can have: its number of capturing groups.
+  int most_groups = 0;
 
   // The RE2::Set of every enabled rule, compiled on first use and shared by the workers that
   // use it only occasionally (the vectorscan backend): compiling it costs about 0.3 s for 300
@@ -47,6 +49,9 @@ struct RuleTable {
  private:
   mutable std::once_flag shared_set_once_;
   mutable std::unique_ptr<RE2::Set> shared_set_;
+  mutable std::unique_ptr<std::once_flag[]> regex_once_;
+  mutable std::vector<std::unique_ptr<RE2>> regexes_;
+  mutable std::vector<int> secret_groups_;
 };
 
 // Compiles the RE2::Set of every enabled rule; throws MatcherError if it runs out of memory.
@@ -74,9 +79,9 @@ class Confirmer {
   // table's shared set instead of a worker-local one (for backends that rarely need it).
   Confirmer(const RuleTable& table, bool shared_set);
 
-  // Compiles every pattern (into table.regexes) and filter once; throws RuleError naming the
-  // first bad rule.
-  static void Validate(RuleTable& table);
+  // Parses every pattern (syntax, a `secret` group) and compiles every filter once; throws
+  // RuleError naming the first bad rule.
+  static void Validate(const RuleTable& table);
 
   // Sets the path of the file being scanned, for rules' path conditions.
   void SetPath(std::string_view path);
@@ -119,10 +124,6 @@ class Confirmer {
   bool any_path_conditions_ = false;
   std::vector<RuleProfile> profile_;  // per rule, when profiling
   uint64_t suppressed_ = 0;           // matches dropped by a filter, for the profile
-  const RE2& Regex(uint32_t rule);  // the table's, else compiled here on first use
-
-  std::vector<std::unique_ptr<RE2>> regexes_;  // only for a table that was not validated
-  std::vector<int> secret_group_;
   bool use_shared_set_;
   std::unique_ptr<RE2::Set> set_;             // worker-local, null until first used
   std::vector<re2::StringPiece> groups_;
