@@ -109,7 +109,8 @@ std::optional<nlohmann::json> Base64UrlJsonObject(std::string_view part) {
   return value;
 }
 
-// header.payload.signature: both JSON objects, the header naming an algorithm other than none.
+// header.payload.signature: both JSON objects (RFC 7519); a header that says "alg": "none" is an
+// unsigned token, which proves nothing and is not reported.
 bool JwtValid(std::string_view secret) {
   const size_t first = secret.find('.');
   if (first == std::string_view::npos) return false;
@@ -118,10 +119,12 @@ bool JwtValid(std::string_view secret) {
   const auto header = Base64UrlJsonObject(secret.substr(0, first));
   if (!header) return false;
   const auto alg = header->find("alg");
-  if (alg == header->end() || !alg->is_string()) return false;
-  const std::string algorithm = alg->get<std::string>();
-  if (algorithm.empty() || algorithm == "none" || algorithm == "None" || algorithm == "NONE") {
-    return false;
+  if (alg != header->end()) {
+    if (!alg->is_string()) return false;
+    std::string algorithm = alg->get<std::string>();
+    std::transform(algorithm.begin(), algorithm.end(), algorithm.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (algorithm == "none") return false;
   }
   return Base64UrlJsonObject(secret.substr(first + 1, second - first - 1)).has_value();
 }

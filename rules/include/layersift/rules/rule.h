@@ -31,7 +31,7 @@ enum class Validator {
   kGithubChecksum,   // last 6 chars = base62(CRC32(the 30 random chars before them))
   kNpmChecksum,      // the same scheme on npm_ tokens
   kAwsAccessKeyId,   // known prefix, base32 alphabet, plausible encoded account number
-  kJwt,              // header and payload are base64url JSON objects, header names an alg
+  kJwt,              // header and payload are base64url JSON objects, alg (if any) not "none"
   kJwtBase64,        // base 64 of a JWT that passes kJwt (JWTs stored in Kubernetes secrets)
   kPemPrivateKey,    // the body is base64 of a plausible key length (DER or OpenSSH)
 };
