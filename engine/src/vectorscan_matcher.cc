@@ -21,10 +21,11 @@ class VectorscanDatabase;
 
 // A region's occurrences are confirmed rule by rule (each rule's own small regex over its window)
 // unless that would read the region more than this many times over; then one pass of the
-// RE2::Set of all rules filters first. The set's DFA is large (hundreds of rules) and costs
-// about 0.3 s to compile per worker, so it only pays off on dense clusters of keywords: on the
-// benchmark layer, confirming directly cut matcher time from 2.5-3.6 s to 0.8-1.0 s with 311
-// rules (bench/README.md, "Rule-set size").
+// RE2::Set of all rules filters first. The set's DFA is large (hundreds of rules), costs about
+// 0.3 s to compile and is slow while cold, so it only pays off on dense clusters of keywords: on
+// the benchmark layer with 311 rules, matcher CPU was 2.5-3.6 s with the set on every region and
+// 0.8-1.0 s confirming directly (README.md, "Performance"); 16 reads per byte measured
+// 1.4-1.55 s, 64 measured 0.8-1.1 s.
 constexpr size_t kMaxDirectConfirmReadsPerByte = 64;
 
 class VectorscanScanContext final : public ScanContext {
