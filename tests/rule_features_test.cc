@@ -44,6 +44,24 @@ std::vector<RuleMatch> ScanText(const std::vector<Rule>& rules, MatchEngine engi
 
 std::vector<Rule> TokenRule() { return ParseRulesYaml(kTokenRules, "test"); }
 
+// Standard base 64 with padding, written here so the validators are checked against an
+// independent encoder.
+std::string Base64(std::string_view bytes) {
+  static constexpr std::string_view kAlphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  for (size_t i = 0; i < bytes.size(); i += 3) {
+    uint32_t v = static_cast<uint32_t>(static_cast<uint8_t>(bytes[i])) << 16;
+    if (i + 1 < bytes.size()) v |= static_cast<uint32_t>(static_cast<uint8_t>(bytes[i + 1])) << 8;
+    if (i + 2 < bytes.size()) v |= static_cast<uint8_t>(bytes[i + 2]);
+    out.push_back(kAlphabet[(v >> 18) & 63]);
+    out.push_back(kAlphabet[(v >> 12) & 63]);
+    out.push_back(i + 1 < bytes.size() ? kAlphabet[(v >> 6) & 63] : '=');
+    out.push_back(i + 2 < bytes.size() ? kAlphabet[v & 63] : '=');
+  }
+  return out;
+}
+
 class RuleFilterTest : public ::testing::TestWithParam<MatchEngine> {};
 
 TEST_P(RuleFilterTest, AllowlistsSuppressBySecretMatchLineAndPath) {
@@ -190,18 +208,7 @@ TEST(ValidateTest, JwtStructure) {
   EXPECT_FALSE(PassesValidation(Validator::kJwt, header + payload));
   // The same JWT base64-encoded again, as Kubernetes secrets store it.
   const std::string jwt = header + "." + payload + ".c2lnbmF0dXJlLWJ5dGVz";
-  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string encoded;
-  for (size_t i = 0; i < jwt.size(); i += 3) {
-    uint32_t v = static_cast<uint8_t>(jwt[i]) << 16;
-    if (i + 1 < jwt.size()) v |= static_cast<uint8_t>(jwt[i + 1]) << 8;
-    if (i + 2 < jwt.size()) v |= static_cast<uint8_t>(jwt[i + 2]);
-    encoded.push_back(kAlphabet[(v >> 18) & 63]);
-    encoded.push_back(kAlphabet[(v >> 12) & 63]);
-    encoded.push_back(i + 1 < jwt.size() ? kAlphabet[(v >> 6) & 63] : '=');
-    encoded.push_back(i + 2 < jwt.size() ? kAlphabet[v & 63] : '=');
-  }
-  EXPECT_TRUE(PassesValidation(Validator::kJwtBase64, encoded));
+  EXPECT_TRUE(PassesValidation(Validator::kJwtBase64, Base64(jwt)));
   EXPECT_FALSE(PassesValidation(Validator::kJwtBase64, jwt));
 }
 
@@ -209,17 +216,7 @@ TEST(ValidateTest, PemPrivateKeyBody) {
   // 64 bytes: an ASN.1 SEQUENCE header followed by filler, base64-encoded over two lines.
   std::string der = "\x30\x3e";
   der.append(62, '\x11');
-  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string b64;
-  for (size_t i = 0; i < der.size(); i += 3) {
-    uint32_t v = static_cast<uint8_t>(der[i]) << 16;
-    if (i + 1 < der.size()) v |= static_cast<uint8_t>(der[i + 1]) << 8;
-    if (i + 2 < der.size()) v |= static_cast<uint8_t>(der[i + 2]);
-    b64.push_back(kAlphabet[(v >> 18) & 63]);
-    b64.push_back(kAlphabet[(v >> 12) & 63]);
-    b64.push_back(i + 1 < der.size() ? kAlphabet[(v >> 6) & 63] : '=');
-    b64.push_back(i + 2 < der.size() ? kAlphabet[v & 63] : '=');
-  }
+  const std::string b64 = Base64(der);
   const std::string body = b64.substr(0, 64) + "\n" + b64.substr(64);
   auto pem = [&](const std::string& b) {
     return "-----BEGIN PRIVATE KEY-----\n" + b + "\n-----END PRIVATE KEY-----";
