@@ -121,6 +121,7 @@ class VectorscanScanContext final : public ScanContext {
                                      table_.keyword_window_bytes[hit.keyword]);
   }
 
+ public:
   void AddProfileTo(std::vector<RuleProfile>& totals) const override {
     confirmer_.AddProfileTo(totals);
   }
