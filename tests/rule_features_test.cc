@@ -206,6 +206,9 @@ TEST(ValidateTest, JwtStructure) {
   EXPECT_FALSE(PassesValidation(Validator::kJwt, "eyJhbGciOiJub25lIn0." + payload + "."));
   EXPECT_FALSE(PassesValidation(Validator::kJwt, header + ".bm90IGpzb24." + "c2ln"));  // "not json"
   EXPECT_FALSE(PassesValidation(Validator::kJwt, header + payload));
+  // {"some":"payload"}: JSON, but no registered claim, as in library documentation.
+  EXPECT_FALSE(PassesValidation(Validator::kJwt,
+                                header + ".eyJzb21lIjoicGF5bG9hZCJ9.c2lnbmF0dXJlLWJ5dGVz"));
   // The same JWT base64-encoded again, as Kubernetes secrets store it.
   const std::string jwt = header + "." + payload + ".c2lnbmF0dXJlLWJ5dGVz";
   EXPECT_TRUE(PassesValidation(Validator::kJwtBase64, Base64(jwt)));

@@ -110,7 +110,7 @@ std::optional<nlohmann::json> Base64UrlJsonObject(std::string_view part) {
 }
 
 // header.payload.signature: both JSON objects (RFC 7519); a header that says "alg": "none" is an
-// unsigned token, which proves nothing and is not reported.
+// unsigned token, which proves nothing and is not reported; the payload holds a registered claim.
 bool JwtValid(std::string_view secret) {
   const size_t first = secret.find('.');
   if (first == std::string_view::npos) return false;
@@ -126,7 +126,15 @@ bool JwtValid(std::string_view secret) {
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     if (algorithm == "none") return false;
   }
-  return Base64UrlJsonObject(secret.substr(first + 1, second - first - 1)).has_value();
+  // A token that authenticates anything says who issued it, for whom or until when: at least
+  // one registered claim (RFC 7519 section 4.1). Documentation samples such as
+  // {"some": "payload"} have none.
+  const auto payload = Base64UrlJsonObject(secret.substr(first + 1, second - first - 1));
+  if (!payload) return false;
+  static constexpr std::array<const char*, 7> kRegisteredClaims = {"iss", "sub", "aud", "exp",
+                                                                    "nbf", "iat", "jti"};
+  return std::any_of(kRegisteredClaims.begin(), kRegisteredClaims.end(),
+                     [&](const char* claim) { return payload->contains(claim); });
 }
 
 // BEGIN line, optional "Name: value" headers, base 64 body, END line. The body must decode and be

@@ -31,7 +31,8 @@ enum class Validator {
   kGithubChecksum,   // last 6 chars = base62(CRC32(the 30 random chars before them))
   kNpmChecksum,      // the same scheme on npm_ tokens
   kAwsAccessKeyId,   // known prefix, base32 alphabet, plausible encoded account number
-  kJwt,              // header and payload are base64url JSON objects, alg (if any) not "none"
+  kJwt,              // header and payload are base64url JSON objects, alg (if any) not "none",
+                     // the payload holds a registered claim (iss, sub, aud, exp, nbf, iat, jti)
   kJwtBase64,        // base 64 of a JWT that passes kJwt (JWTs stored in Kubernetes secrets)
   kPemPrivateKey,    // the body is base64 of a plausible key length (DER or OpenSSH)
 };
