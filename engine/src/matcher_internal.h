@@ -91,9 +91,12 @@ class Confirmer {
   void Confirm(uint32_t rule, const KeywordHit& hit, std::string_view buffer,
                std::vector<RuleMatch>& out);
 
+  // Whether per-rule costs are being counted (MatcherOptions::profile_rules).
+  bool profiling() const { return !profile_.empty(); }
+
   // Counts a prefilter hit of `keyword` against each rule that lists it, when profiling.
   void CountKeywordHit(uint32_t keyword) {
-    if (profile_.empty()) return;
+    if (!profiling()) return;
     for (uint32_t rule : table_.keyword_rules[keyword]) ++profile_[rule].keyword_hits;
   }
 

@@ -57,7 +57,9 @@ class VectorscanScanContext final : public ScanContext {
       throw MatcherError("Vectorscan scan failed with error " + std::to_string(rc));
     }
     if (hits_.empty()) return;
-    for (const KeywordHit& hit : hits_) confirmer_.CountKeywordHit(hit.keyword);
+    if (confirmer_.profiling()) {  // not a pass over the hits on every scan
+      for (const KeywordHit& hit : hits_) confirmer_.CountKeywordHit(hit.keyword);
+    }
     const size_t first = out.size();
     std::sort(hits_.begin(), hits_.end(),
               [](const KeywordHit& a, const KeywordHit& b) { return a.begin < b.begin; });
