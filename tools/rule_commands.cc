@@ -57,6 +57,11 @@ void PrintRow(const EvalRow& row) {
               static_cast<unsigned long long>(row.false_alarms), alarms.c_str());
 }
 
+void AddTextOrJsonFormat(CLI::App& command, std::string& format) {
+  command.add_option("--format", format, "text (default) or json")
+      ->check(CLI::IsMember({"text", "json"}));
+}
+
 }  // namespace
 
 void RuleCommands::AddTo(CLI::App& app) {
@@ -66,8 +71,7 @@ void RuleCommands::AddTo(CLI::App& app) {
   list_ = rules->add_subcommand("list", "List the rules in effect: id, kind, vendor, confidence, "
                                         "enabled, name");
   list_flags_.AddTo(*list_);
-  list_->add_option("--format", list_format_, "text (default) or json")
-      ->check(CLI::IsMember({"text", "json"}));
+  AddTextOrJsonFormat(*list_, list_format_);
 
   check_ = rules->add_subcommand(
       "check",
@@ -88,8 +92,7 @@ void RuleCommands::AddTo(CLI::App& app) {
       "other-service)");
   eval_->add_option("files", eval_files_, "Labelled example files (.jsonl)")->required();
   eval_flags_.AddTo(*eval_);
-  eval_->add_option("--format", eval_format_, "text (default) or json")
-      ->check(CLI::IsMember({"text", "json"}));
+  AddTextOrJsonFormat(*eval_, eval_format_);
 
   profile_ = rules->add_subcommand(
       "profile",
@@ -99,8 +102,7 @@ void RuleCommands::AddTo(CLI::App& app) {
   profile_->add_option("targets", profile_targets_, "What to scan, as for 'layersift scan'")
       ->required();
   profile_flags_.AddTo(*profile_);
-  profile_->add_option("--format", profile_format_, "text (default) or json")
-      ->check(CLI::IsMember({"text", "json"}));
+  AddTextOrJsonFormat(*profile_, profile_format_);
   profile_->add_option("--threads", profile_threads_, "Matcher threads (default: all cores)");
   profile_->add_flag("--no-default-excludes", profile_no_default_excludes_,
                      "Do not apply the built-in path exclusions");
