@@ -228,13 +228,8 @@ commits = ["0123abcd"]
   EXPECT_EQ(Secrets(ScanBoth(imported.rules, text)), std::vector<std::string>{"q1w2e3r4t5y6"});
 }
 
-TEST(GitleaksLoaderTest, GlobalAllowlistIsSharedAndTargetRulesAreRuleOwn) {
-  const GitleaksImport imported = ParseGitleaksToml(R"(
-[allowlist]
-description = "global"
-regexes = ['''^glob''']
-paths = ['''\.lock$''']
-
+// Two plain rules for the allowlist tests to put a global allowlist in front of.
+constexpr std::string_view kRulesOneAndTwo = R"(
 [[rules]]
 id = "one"
 regex = '''one=([a-z0-9]{10})'''
@@ -244,7 +239,15 @@ keywords = ["one="]
 id = "two"
 regex = '''two=([a-z0-9]{10})'''
 keywords = ["two="]
-)",
+)";
+
+TEST(GitleaksLoaderTest, GlobalAllowlistIsSharedAndTargetRulesAreRuleOwn) {
+  const GitleaksImport imported = ParseGitleaksToml(R"(
+[allowlist]
+description = "global"
+regexes = ['''^glob''']
+paths = ['''\.lock$''']
+)" + std::string(kRulesOneAndTwo),
                                                     "inline.toml");
   ASSERT_EQ(imported.rules.size(), 2u);
   ASSERT_NE(imported.rules[0].shared_allow, nullptr);
@@ -260,17 +263,7 @@ keywords = ["two="]
 [[allowlists]]
 targetRules = ["two"]
 stopwords = ["a1b2"]
-
-[[rules]]
-id = "one"
-regex = '''one=([a-z0-9]{10})'''
-keywords = ["one="]
-
-[[rules]]
-id = "two"
-regex = '''two=([a-z0-9]{10})'''
-keywords = ["two="]
-)",
+)" + std::string(kRulesOneAndTwo),
                                                     "inline.toml");
   ASSERT_EQ(targeted.rules.size(), 2u);
   EXPECT_EQ(targeted.rules[0].shared_allow, nullptr);
