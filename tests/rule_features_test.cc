@@ -294,6 +294,33 @@ TEST(RuleCheckExtensionsTest, ExpectedSecretMustBeTheOneReported) {
   EXPECT_NE(failures[0].message.find("instead of"), std::string::npos);
 }
 
+// rules check rejects a pattern that can begin at any byte of a repeated class, in any
+// alternative and inside groups, and accepts literal, delimiter and flag-group starts.
+TEST(RuleCheckExtensionsTest, PatternMustNotBeginWithARepeatedClass) {
+  auto failures_for = [](const std::string& pattern) {
+    auto rules = TokenRule();
+    rules[0].pattern = pattern;
+    rules[0].examples = {RuleExample{"t = tok_Q2w9Zr7Lk3Vb", "", ""}};
+    std::vector<std::string> messages;
+    for (const auto& f : CheckRuleExamples(rules, MatchEngine::kRe2)) messages.push_back(f.message);
+    return messages;
+  };
+  auto flagged = [&](const std::string& pattern) {
+    for (const std::string& m : failures_for(pattern)) {
+      if (m.find("repeated character class") != std::string::npos) return true;
+    }
+    return false;
+  };
+  EXPECT_TRUE(flagged(R"(\b(?P<secret>[a-z]{3}_[A-Za-z0-9]{12}))"));
+  EXPECT_TRUE(flagged(R"((?i)(?P<secret>\w+_[A-Za-z0-9]{12}))"));
+  EXPECT_TRUE(flagged(R"((?:tok|.*)(?P<secret>_[A-Za-z0-9]{12}))"));
+  EXPECT_TRUE(flagged(R"((?P<secret>(?:x_|\p{L}{2,})[A-Za-z0-9]{12}))"));
+  EXPECT_FALSE(flagged(R"(\b(?P<secret>tok_[A-Za-z0-9]{12}))"));
+  EXPECT_FALSE(flagged(R"((?i)(?:^|[\s=])(?P<secret>tok_[A-Za-z0-9]{12}))"));
+  EXPECT_FALSE(flagged(R"((?i:tok|tk)(?P<secret>_[A-Za-z0-9]{12}))"));
+  EXPECT_FALSE(flagged(R"(\b(?P<secret>[t]ok_[A-Za-z0-9]{12}))"));
+}
+
 TEST(RuleSelectionTest, OnlyKindsEnableDisable) {
   auto make = [] {
     auto rules = ParseRulesYaml(std::string(kTokenRules) + R"yaml(
