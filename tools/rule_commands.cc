@@ -76,8 +76,10 @@ void RuleCommands::AddTo(CLI::App& app) {
   check_ = rules->add_subcommand(
       "check",
       "Prove rules against their examples: each compiles, each example yields the expected "
-      "secret and no negative example fires, on both matcher engines. Without FILES: the "
-      "built-in set. Exit 0 when all pass, 1 otherwise.");
+      "secret and no negative example fires, on both matcher engines; lint: examples and "
+      "negative examples present, keywords of 3+ characters, no pattern that begins with a "
+      "repeated character class. Without FILES: the built-in set. Exit 0 when all pass, 1 "
+      "otherwise.");
   check_->add_option("files", check_files_,
                      "Rule files or directories to check instead of the built-in set");
   check_flags_.AddTo(*check_, /*with_selection=*/false);
