@@ -1,5 +1,7 @@
 #include "layersift/engine/rule_check.h"
 
+#include "layersift/rules/regex_syntax.h"
+
 #include <algorithm>
 #include <cctype>
 #include <string_view>
@@ -28,39 +30,8 @@ std::vector<std::string> SecretsFound(ScanContext& context, uint32_t rule_index,
 // --- Lint: a rule must not begin with a repeated character class --------------------------------
 // A pattern that can start at any byte of a class (`[0-9]{8,10}:AA...`, `\w+@`) makes every DFA
 // start state expensive: in RE2::Set (the re2 backend, and Vectorscan's fallback for dense regions)
-// nine such rules cost a factor of 2.5 (shared/PERFORMANCE.md). The scanner below reads just enough
-// RE2 syntax to find the first atom of every alternative the pattern can start with.
-
-// The index one past the class that starts at `i` (pattern[i] == '[').
-size_t SkipClass(std::string_view p, size_t i) {
-  size_t j = i + 1;
-  if (j < p.size() && p[j] == '^') ++j;
-  if (j < p.size() && p[j] == ']') ++j;  // a leading ']' is a literal member
-  while (j < p.size() && p[j] != ']') {
-    if (p[j] == '\\') {
-      j += 2;
-    } else if (p.compare(j, 2, "[:") == 0) {
-      const size_t close = p.find(":]", j + 2);
-      j = close == std::string_view::npos ? p.size() : close + 2;
-    } else {
-      ++j;
-    }
-  }
-  return std::min(j + 1, p.size());
-}
-
-// The index of the ')' closing the group that opens at `i`, or p.size().
-size_t GroupEnd(std::string_view p, size_t i) {
-  int depth = 0;
-  for (size_t j = i; j < p.size();) {
-    if (p[j] == '\\') { j += 2; continue; }
-    if (p[j] == '[') { j = SkipClass(p, j); continue; }
-    if (p[j] == '(') ++depth;
-    if (p[j] == ')' && --depth == 0) return j;
-    ++j;
-  }
-  return p.size();
-}
+// nine such rules cost a factor of 2.5 (shared/PERFORMANCE.md). The check walks the pattern's
+// structure (regex_syntax.h) to the first atom of every alternative the pattern can start with.
 
 bool IsQuantifierAt(std::string_view p, size_t j) {
   if (j >= p.size()) return false;
@@ -69,71 +40,58 @@ bool IsQuantifierAt(std::string_view p, size_t j) {
                                              p[j + 1] == ',');
 }
 
-bool StartsWithRepeatedClass(std::string_view p, size_t begin, size_t end);
+bool StartsWithRepeatedClass(std::string_view p, const RegexShape& shape, size_t begin, size_t end);
 
-// Whether any top-level alternative of p[begin, end) starts with a repeated class.
-bool AnyAlternativeStartsWithRepeatedClass(std::string_view p, size_t begin, size_t end) {
-  int depth = 0;
+// Whether any alternative of p[begin, end) (split at the '|' outside nested groups) does.
+bool AnyAlternativeStartsWithRepeatedClass(std::string_view p, const RegexShape& shape,
+                                           size_t begin, size_t end) {
   size_t start = begin;
   for (size_t j = begin; j < end;) {
-    if (p[j] == '\\') { j += 2; continue; }
-    if (p[j] == '[') { j = SkipClass(p, j); continue; }
-    if (p[j] == '(') ++depth;
-    if (p[j] == ')') --depth;
-    if (p[j] == '|' && depth == 0) {
-      if (StartsWithRepeatedClass(p, start, j)) return true;
-      start = j + 1;
+    if (p[j] == '(') {
+      const RegexGroup* group = shape.GroupAt(j);
+      j = group != nullptr && group->close < end ? group->close + 1 : end;
+    } else if (p[j] == '|') {
+      if (StartsWithRepeatedClass(p, shape, start, j)) return true;
+      start = ++j;
+    } else {
+      j = RegexTokenEnd(p, j);
     }
-    ++j;
   }
-  return StartsWithRepeatedClass(p, start, end);
+  return StartsWithRepeatedClass(p, shape, start, end);
 }
 
-bool StartsWithRepeatedClass(std::string_view p, size_t begin, size_t end) {
+bool StartsWithRepeatedClass(std::string_view p, const RegexShape& shape, size_t begin,
+                             size_t end) {
   size_t j = begin;
   while (j < end) {
-    if (p[j] == '^') { ++j; continue; }
+    if (p[j] == '^') {
+      ++j;
+      continue;
+    }
     if (p[j] == '\\' && j + 1 < end && (p[j + 1] == 'b' || p[j + 1] == 'B' || p[j + 1] == 'A')) {
       j += 2;
       continue;
     }
     if (p[j] == '(') {
-      const size_t close = std::min(GroupEnd(p, j), end);
-      size_t inner = j + 1;
-      if (inner < close && p[inner] == '?') {
-        // (?flags) applies to what follows; (?:...), (?flags:...), (?P<name>...) are groups.
-        size_t k = inner + 1;
-        if (k < close && p[k] == 'P') {
-          k = p.find('>', k);
-          if (k == std::string_view::npos || k >= close) return false;
-          inner = k + 1;
-        } else {
-          while (k < close && p[k] != ':' && p[k] != ')') ++k;
-          if (k >= close) { j = close + 1; continue; }  // a flag group such as (?i)
-          inner = k + 1;
-        }
+      const RegexGroup* group = shape.GroupAt(j);
+      if (group == nullptr || group->close >= end) return false;  // unbalanced: RE2 rejects it
+      if (group->flags_only()) {
+        j = group->close + 1;
+        continue;
       }
-      return AnyAlternativeStartsWithRepeatedClass(p, inner, close);
+      return AnyAlternativeStartsWithRepeatedClass(p, shape, j + group->open_len, group->close);
     }
-    size_t next = j + 1;
-    bool is_class = false;
-    if (p[j] == '[') {
-      next = SkipClass(p, j);
-      is_class = true;
-    } else if (p[j] == '.') {
-      is_class = true;
-    } else if (p[j] == '\\' && j + 1 < end) {
-      const char e = p[j + 1];
-      is_class = std::string_view("wdsWDSpP").find(e) != std::string_view::npos;
-      next = j + 2;
-      if ((e == 'p' || e == 'P') && next < end && p[next] == '{') {
-        const size_t close = p.find('}', next);
-        next = close == std::string_view::npos ? end : close + 1;
-      }
-    }
-    return is_class && IsQuantifierAt(p, next);
+    const bool is_class =
+        p[j] == '[' || p[j] == '.' ||
+        (p[j] == '\\' && j + 1 < end &&
+         std::string_view("wdsWDSpP").find(p[j + 1]) != std::string_view::npos);
+    return is_class && IsQuantifierAt(p, RegexTokenEnd(p, j));
   }
   return false;
+}
+
+bool StartsWithRepeatedClass(std::string_view pattern) {
+  return StartsWithRepeatedClass(pattern, ScanRegex(pattern), 0, pattern.size());
 }
 
 std::string Quote(const std::string& text) {
@@ -166,7 +124,7 @@ std::vector<RuleCheckFailure> CheckRuleExamples(const std::vector<Rule>& rules, 
                                          "occurrence costs a regex pass"});
       }
     }
-    if (StartsWithRepeatedClass(rule.pattern, 0, rule.pattern.size())) {
+    if (StartsWithRepeatedClass(rule.pattern)) {
       failures.push_back({rule.id, "pattern begins with a repeated character class: start it at a "
                                    "literal (a keyword, a name, a delimiter) so that the regex "
                                    "engines do not try a match at every byte"});

@@ -3,6 +3,8 @@
 // is skipped or the difference is reported as a warning, never silently approximated.
 #include "layersift/rules/gitleaks_loader.h"
 
+#include "layersift/rules/regex_syntax.h"
+
 #include <re2/re2.h>
 
 #include <toml++/toml.h>
@@ -257,105 +259,6 @@ GitleaksRule ReadRule(const toml::table& table, const std::string& source, size_
 
 // ---------------------------------------------------------------------------------------------
 // Regex structure: which parentheses capture, and where the secret group is.
-
-struct RegexGroup {
-  size_t open = 0;      // offset of '('
-  size_t open_len = 1;  // "(" or "(?P<name>" / "(?<name>" or "(?:" / "(?i:" / "(?i)" ...
-  size_t close = std::string_view::npos;
-  int parent = -1;
-  bool capturing = false;
-  bool alternation = false;  // a '|' directly inside
-};
-
-struct RegexShape {
-  std::vector<RegexGroup> groups;  // in order of '('
-  std::vector<int> capturing;      // indices into groups, numbered 1.. by gitleaks/RE2
-  bool top_alternation = false;
-};
-
-// Scans RE2/Go regex syntax just enough to find groups: escapes (including \Q...\E), character
-// classes (a leading ']' and [:name:] inside are literal), and the group forms.
-RegexShape ScanRegex(std::string_view re) {
-  RegexShape shape;
-  std::vector<int> open;
-  const size_t n = re.size();
-  size_t i = 0;
-  while (i < n) {
-    const char c = re[i];
-    if (c == '\\') {
-      if (i + 1 < n && re[i + 1] == 'Q') {
-        const size_t end = re.find("\\E", i + 2);
-        i = end == std::string_view::npos ? n : end + 2;
-      } else {
-        i += 2;
-      }
-      continue;
-    }
-    if (c == '[') {
-      ++i;
-      if (i < n && re[i] == '^') ++i;
-      if (i < n && re[i] == ']') ++i;
-      while (i < n && re[i] != ']') {
-        if (re[i] == '\\') {
-          i += 2;
-        } else if (re[i] == '[' && i + 1 < n && re[i + 1] == ':') {
-          const size_t end = re.find(":]", i + 2);
-          i = end == std::string_view::npos ? n : end + 2;
-        } else {
-          ++i;
-        }
-      }
-      ++i;
-      continue;
-    }
-    if (c == '(') {
-      RegexGroup group;
-      group.open = i;
-      group.parent = open.empty() ? -1 : open.back();
-      if (i + 1 < n && re[i + 1] == '?') {
-        size_t name_at = std::string_view::npos;
-        if (re.substr(i + 2, 2) == "P<") {
-          name_at = i + 4;
-        } else if (i + 3 < n && re[i + 2] == '<' && re[i + 3] != '=' && re[i + 3] != '!') {
-          name_at = i + 3;
-        }
-        const size_t name_end =
-            name_at == std::string_view::npos ? name_at : re.find('>', name_at);
-        if (name_end != std::string_view::npos) {
-          group.capturing = true;
-          group.open_len = name_end + 1 - i;
-        } else {
-          size_t end = i + 2;  // past "(?": flags up to ':' or ')'
-          while (end < n && re[end] != ':' && re[end] != ')') ++end;
-          group.open_len = (end < n && re[end] == ':') ? end + 1 - i : 2;
-        }
-      }
-      shape.groups.push_back(group);
-      const int index = static_cast<int>(shape.groups.size()) - 1;
-      if (group.capturing || re.substr(i, 2) != "(?") {
-        shape.groups.back().capturing = true;
-        shape.capturing.push_back(index);
-      }
-      open.push_back(index);
-      i += shape.groups.back().open_len;
-      continue;
-    }
-    if (c == ')') {
-      if (!open.empty()) {
-        shape.groups[open.back()].close = i;
-        open.pop_back();
-      }
-    } else if (c == '|') {
-      if (open.empty()) {
-        shape.top_alternation = true;
-      } else {
-        shape.groups[open.back()].alternation = true;
-      }
-    }
-    ++i;
-  }
-  return shape;
-}
 
 // Whether capturing group `index` takes part in every match: neither it nor an enclosing group
 // may be optional (?, *, {0,...}) or one branch of an alternation.
