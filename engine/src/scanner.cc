@@ -22,6 +22,7 @@
 #include <map>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 
 #include "chunk.h"
 #include "layer_reader.h"
@@ -29,7 +30,9 @@
 #include "layersift/engine/decompress.h"
 #include "layersift/engine/digest.h"
 #include "layersift/engine/entry_source.h"
+#include "layersift/engine/image_semantics.h"
 #include "layersift/engine/path_filter.h"
+#include "layersift/engine/report.h"
 #include "layersift/fetch/read_ahead_source.h"
 
 namespace layersift {
@@ -59,12 +62,40 @@ double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// Something to scan: one layer blob of one image, or one directory.
+// Something to scan: one layer blob (for every image that has it), one directory, or the
+// virtual files of one image config.
 struct Job {
-  size_t target_index = 0;
-  size_t image_index = 0;
-  const LayerDescriptor* layer = nullptr;  // null for a directory
-  std::string directory;
+  JobKind kind = JobKind::kLayer;
+  const LayerDescriptor* layer = nullptr;         // kLayer
+  std::string directory;                          // kDirectory
+  const std::vector<ConfigFile>* config = nullptr;  // kConfig
+  bool record_entries = false;  // a layer of an image: its entries decide presence
+};
+
+// The virtual files of an image config, walked like files.
+class ConfigFileWalker final : public EntrySource {
+ public:
+  explicit ConfigFileWalker(const std::vector<ConfigFile>& files) : files_(files) {}
+  bool NextEntry(EntryInfo& info) override {
+    if (next_ >= files_.size()) return false;
+    current_ = &files_[next_++];
+    info.path = current_->name;
+    info.type = EntryType::kRegular;
+    info.size_bytes = current_->content.size();
+    data_pending_ = true;
+    return true;
+  }
+  std::span<const uint8_t> ReadData() override {
+    if (!data_pending_) return {};
+    data_pending_ = false;
+    return {reinterpret_cast<const uint8_t*>(current_->content.data()), current_->content.size()};
+  }
+
+ private:
+  const std::vector<ConfigFile>& files_;
+  size_t next_ = 0;
+  const ConfigFile* current_ = nullptr;
+  bool data_pending_ = false;
 };
 
 // Times the blocks it passes on (and counts them, for progress).
@@ -167,12 +198,19 @@ class ScanRun {
   void MatchChunk(Chunk* chunk);
   void FinishJob(uint32_t job_id);
   void Collect();
+  void ApplyImageSemantics();
+  uint32_t AddJob(Job job, LayerUse use, const std::string& dedup_key,
+                  std::unordered_map<std::string, uint32_t>& jobs_by_key);
 
   const PatternDatabase& database_;
   const ScanOptions& options_;
   ScanResult result_;
   std::vector<Job> jobs_;
   std::vector<std::unique_ptr<JobState>> states_;
+  // [target][image][layer] -> job, and [target][image] -> config job (or kNoJob).
+  static constexpr uint32_t kNoJob = UINT32_MAX;
+  std::vector<std::vector<std::vector<uint32_t>>> layer_jobs_;
+  std::vector<std::vector<uint32_t>> config_jobs_;
   std::unique_ptr<ChunkPool> pool_;
   struct WorkerScratch {
     std::unique_ptr<ScanContext> context;
@@ -183,11 +221,33 @@ class ScanRun {
   std::atomic<uint64_t> layers_done_{0};
 };
 
+uint32_t ScanRun::AddJob(Job job, LayerUse use, const std::string& dedup_key,
+                        std::unordered_map<std::string, uint32_t>& jobs_by_key) {
+  if (!dedup_key.empty()) {
+    auto it = jobs_by_key.find(dedup_key);
+    if (it != jobs_by_key.end()) {
+      jobs_[it->second].record_entries |= job.record_entries;
+      result_.layers[it->second].uses.push_back(use);
+      return it->second;
+    }
+  }
+  const uint32_t id = static_cast<uint32_t>(jobs_.size());
+  if (!dedup_key.empty()) jobs_by_key.emplace(dedup_key, id);
+  LayerResult layer;
+  layer.kind = job.kind;
+  layer.uses.push_back(use);
+  if (job.layer != nullptr) layer.digest = job.layer->digest;
+  jobs_.push_back(std::move(job));
+  result_.layers.push_back(std::move(layer));
+  states_.push_back(std::make_unique<JobState>());
+  return id;
+}
+
 void ScanRun::ResolveTargets(const std::vector<std::string>& specs) {
   for (const std::string& spec : specs) {
     const size_t target_index = result_.targets.size();
     try {
-      result_.targets.push_back(ResolveTarget(spec));
+      result_.targets.push_back(ResolveTarget(spec, options_.platforms));
     } catch (const std::exception& e) {
       Target failed;
       failed.spec = spec;
@@ -195,27 +255,46 @@ void ScanRun::ResolveTargets(const std::vector<std::string>& specs) {
       result_.errors.push_back(ScanIssue{target_index, 0, kNoLayer, "", e.what()});
     }
   }
+  // A blob is keyed by its digest: the same base layer in two images, or in two platforms of
+  // one, is read once. Configs likewise (two tags of one image share it).
+  std::unordered_map<std::string, uint32_t> blob_jobs;
+  std::unordered_map<std::string, uint32_t> config_jobs;
+  layer_jobs_.resize(result_.targets.size());
+  config_jobs_.resize(result_.targets.size());
   for (size_t t = 0; t < result_.targets.size(); ++t) {
     const Target& target = result_.targets[t];
     if (target.kind == TargetKind::kDirectory && !target.path.empty()) {
-      jobs_.push_back(Job{t, 0, nullptr, target.path});
+      Job job;
+      job.kind = JobKind::kDirectory;
+      job.directory = target.path;
+      AddJob(std::move(job), LayerUse{t, 0, kNoLayer}, "", blob_jobs);
     }
+    const bool is_image = target.kind == TargetKind::kOciLayout || target.kind == TargetKind::kDockerArchive;
+    layer_jobs_[t].resize(target.images.size());
+    config_jobs_[t].assign(target.images.size(), kNoJob);
     for (size_t i = 0; i < target.images.size(); ++i) {
-      for (const LayerDescriptor& layer : target.images[i].layers) {
-        jobs_.push_back(Job{t, i, &layer, ""});
+      const ImageDescriptor& image = target.images[i];
+      if (!image.config_files.empty()) {
+        Job job;
+        job.kind = JobKind::kConfig;
+        job.config = &image.config_files;
+        config_jobs_[t][i] = AddJob(std::move(job), LayerUse{t, i, kNoLayer}, image.config_digest, config_jobs);
+      }
+      for (const LayerDescriptor& layer : image.layers) {
+        Job job;
+        job.kind = JobKind::kLayer;
+        job.layer = &layer;
+        job.record_entries = is_image;
+        layer_jobs_[t][i].push_back(
+            AddJob(std::move(job), LayerUse{t, i, layer.index}, layer.digest, blob_jobs));
       }
     }
   }
-  result_.layers.resize(jobs_.size());
-  for (size_t j = 0; j < jobs_.size(); ++j) {
-    LayerResult& layer = result_.layers[j];
-    layer.target_index = jobs_[j].target_index;
-    layer.image_index = jobs_[j].image_index;
-    if (jobs_[j].layer != nullptr) {
-      layer.layer_index = jobs_[j].layer->index;
-      layer.digest = jobs_[j].layer->digest;
+  for (const LayerResult& layer : result_.layers) {
+    if (layer.kind == JobKind::kLayer) {
+      ++result_.blobs_scanned;
+      result_.layer_uses += layer.uses.size();
     }
-    states_.push_back(std::make_unique<JobState>());
   }
 }
 
@@ -230,13 +309,26 @@ void ScanRun::ReadJob(uint32_t job_id, LayerReader& reader) {
   double walk_seconds = 0;        // this thread in the walker, waits included
   const Clock::time_point start = Clock::now();
   std::string computed_digest;
+  std::shared_ptr<LayerEntries> entries;
+  ReadPlan plan;
+  if (job.record_entries) {
+    entries = std::make_shared<LayerEntries>();
+    plan.entries = entries.get();
+  }
   try {
-    if (job.layer == nullptr) {
+    if (job.kind == JobKind::kConfig) {
+      ConfigFileWalker walker(*job.config);
+      plan.apply_path_filter = false;  // virtual names, not paths
+      plan.expand_archives = false;
+      plan.whiteouts = false;
+      reader.Read(job_id, walker, layer, plan);
+    } else if (job.kind == JobKind::kDirectory) {
       auto walker = NewDirectoryWalker(job.directory, [&](const std::string& message) {
         std::lock_guard<std::mutex> lock(state.mutex);
         state.errors.push_back(message);
       });
-      reader.Read(job_id, *walker, layer);
+      plan.whiteouts = false;
+      reader.Read(job_id, *walker, layer, plan);
     } else {
       // Three threads per layer, each stage overlapped with the next: reading and hashing (the
       // hash verifies an OCI blob, or gives a bare layer its digest), decompression, and this
@@ -256,7 +348,7 @@ void ScanRun::ReadJob(uint32_t job_id, LayerReader& reader) {
       std::unique_ptr<EntrySource> entries = NewTarWalker(std::move(tar));
       MeteredEntries metered(*entries, &walk_seconds);
       try {
-        reader.Read(job_id, metered, layer);
+        reader.Read(job_id, metered, layer, plan);
         // A tar stream ends at its end-of-archive marker; what follows (padding, or a tampered
         // tail) is still part of the blob and must be hashed before the digest can be trusted.
         while (!tar_stream->Next().empty()) {
@@ -268,6 +360,10 @@ void ScanRun::ReadJob(uint32_t job_id, LayerReader& reader) {
       stats.uncompressed_bytes = tar_stream->bytes_read();
     }
     layer.complete = true;
+    if (entries) {
+      entries->Index();
+      layer.entries = std::move(entries);
+    }
   } catch (const std::exception& e) {
     std::lock_guard<std::mutex> lock(state.mutex);
     state.errors.push_back(e.what());
@@ -373,9 +469,6 @@ void ScanRun::FinishJob(uint32_t job_id) {
       }
     }
     Finding finding;
-    finding.target_index = job.target_index;
-    finding.image_index = job.image_index;
-    finding.layer_index = layer.layer_index;
     finding.layer_result_index = job_id;
     finding.rule_index = pending.rule_index;
     finding.path = std::move(pending.path);
@@ -386,13 +479,83 @@ void ScanRun::FinishJob(uint32_t job_id) {
                                          : pending.offset - static_cast<uint64_t>(last_newline);
     finding.secret = std::move(pending.secret);
     finding.check = pending.check;
-    result_.findings.push_back(std::move(finding));
+    // Once per image that has the blob: each has its own platform, attribution and presence.
+    for (const LayerUse& use : layer.uses) {
+      finding.target_index = use.target_index;
+      finding.image_index = use.image_index;
+      finding.layer_index = use.layer_index;
+      result_.findings.push_back(finding);
+    }
   }
-  for (const std::string& message : state.errors) {
-    result_.errors.push_back(
-        ScanIssue{job.target_index, job.image_index, layer.layer_index, layer.digest, message});
+  for (const LayerUse& use : layer.uses) {
+    for (const std::string& message : state.errors) {
+      result_.errors.push_back(
+          ScanIssue{use.target_index, use.image_index, use.layer_index, layer.digest, message});
+    }
+    for (const ScanSkip& skip : layer.skipped) {
+      result_.skipped.push_back(ScanSkip{use.target_index, use.image_index, use.layer_index,
+                                         layer.digest, skip.path, skip.reason});
+    }
   }
-  if (!state.errors.empty()) layer.complete = false;
+  if (!state.errors.empty()) {
+    layer.complete = false;
+    layer.entries.reset();  // partial: cannot say what the layer removes
+  }
+  if (job.kind == JobKind::kConfig) result_.config_files_scanned += job.config->size();
+}
+
+// Presence in the final image, and the attribution text with the secrets found in it masked.
+void ScanRun::ApplyImageSemantics() {
+  // Per image, its layers' entries (null where unknown).
+  std::vector<std::vector<std::vector<const LayerEntries*>>> entries(result_.targets.size());
+  for (size_t t = 0; t < result_.targets.size(); ++t) {
+    entries[t].resize(layer_jobs_[t].size());
+    for (size_t i = 0; i < layer_jobs_[t].size(); ++i) {
+      for (uint32_t job : layer_jobs_[t][i]) entries[t][i].push_back(result_.layers[job].entries.get());
+    }
+  }
+  // history index -> byte ranges of secrets found in that created_by, per image
+  std::map<std::tuple<size_t, size_t, int>, std::vector<std::pair<uint64_t, uint64_t>>> history_secrets;
+  for (Finding& f : result_.findings) {
+    const LayerResult& job = result_.layers[f.layer_result_index];
+    const Target& target = result_.targets[f.target_index];
+    const bool is_image = target.kind == TargetKind::kOciLayout || target.kind == TargetKind::kDockerArchive;
+    if (!is_image) continue;
+    if (job.kind == JobKind::kConfig) {
+      f.presence.known = true;
+      f.presence.present = true;  // the config is part of the image whatever its layers do
+      int k = -1;
+      if (std::sscanf(f.path.c_str(), "history[%d].created_by", &k) == 1 && k >= 0) {
+        history_secrets[{f.target_index, f.image_index, k}].emplace_back(f.offset, f.offset + f.secret.size());
+      }
+      continue;
+    }
+    // A member of an archive is there exactly when the archive is.
+    const std::string_view path = std::string_view(f.path).substr(0, f.path.find('!'));
+    f.presence = PresenceOf(entries[f.target_index][f.image_index], f.layer_index, path);
+  }
+  for (auto& [key, ranges] : history_secrets) {
+    const auto& [t, i, k] = key;
+    ImageDescriptor& image = result_.targets[t].images[i];
+    std::sort(ranges.begin(), ranges.end());
+    for (LayerDescriptor& layer : image.layers) {
+      if (layer.history_index != k) continue;
+      const std::string& text = layer.created_by;
+      std::string redacted;
+      uint64_t done = 0;
+      for (size_t r = 0; r < ranges.size();) {
+        uint64_t begin = ranges[r].first, end = ranges[r].second;
+        // Two rules on one secret, or overlapping secrets: mask their union once.
+        for (++r; r < ranges.size() && ranges[r].first < end; ++r) end = std::max(end, ranges[r].second);
+        if (begin < done || end > text.size()) continue;
+        redacted.append(text, done, begin - done);
+        redacted += RedactSecret(std::string_view(text).substr(begin, end - begin));
+        done = end;
+      }
+      redacted.append(text, done);
+      layer.created_by_redacted = std::move(redacted);
+    }
+  }
 }
 
 void ScanRun::Collect() {
@@ -414,6 +577,11 @@ void ScanRun::Collect() {
                    [](const ScanIssue& a, const ScanIssue& b) {
                      return std::tie(a.target_index, a.image_index, a.layer_index) <
                             std::tie(b.target_index, b.image_index, b.layer_index);
+                   });
+  std::stable_sort(result_.skipped.begin(), result_.skipped.end(),
+                   [](const ScanSkip& a, const ScanSkip& b) {
+                     return std::tie(a.target_index, a.image_index, a.layer_index, a.path) <
+                            std::tie(b.target_index, b.image_index, b.layer_index, b.path);
                    });
   for (const LayerResult& layer : result_.layers) result_.totals.Add(layer.stats);
 }
@@ -468,7 +636,7 @@ ScanResult ScanRun::Run(const std::vector<std::string>& specs) {
   for (size_t r = 0; r < readers; ++r) {
     reader_threads.emplace_back([&] {
       ReaderNode::gateway_type* gateway = nullptr;
-      LayerReader reader(*pool_, filter, context_bytes, options_.scan_binaries,
+      LayerReader reader(*pool_, filter, context_bytes, options_,
                          [&gateway](Chunk* chunk) {
                            HandoffRelease(chunk);
                            gateway->try_put(chunk);
@@ -515,6 +683,7 @@ ScanResult ScanRun::Run(const std::vector<std::string>& specs) {
   }
 
   for (uint32_t j = 0; j < jobs_.size(); ++j) FinishJob(j);
+  ApplyImageSemantics();
   Collect();
   result_.wall_seconds = SecondsSince(start);
   if (database_.options().profile_rules) {

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 
 #include "layersift/engine/entry_source.h"
@@ -72,12 +73,24 @@ EntryType TypeOf(archive_entry* entry) {
   }
 }
 
-class TarWalker final : public EntrySource {
+// Walks a tar stream pulled from a ByteSource, or a zip archive held in memory, with libarchive.
+class ArchiveWalker final : public EntrySource {
  public:
-  explicit TarWalker(std::unique_ptr<ByteSource> stream)
-      : stream_(std::move(stream)), archive_(NewTarReader()) {
-    if (archive_read_open(archive_.get(), this, nullptr, &TarWalker::Read, nullptr) != ARCHIVE_OK) {
+  explicit ArchiveWalker(std::unique_ptr<ByteSource> stream)
+      : stream_(std::move(stream)), archive_(NewTarReader()), format_("tar") {
+    if (archive_read_open(archive_.get(), this, nullptr, &ArchiveWalker::Read, nullptr) != ARCHIVE_OK) {
       Fail("cannot open tar stream");
+    }
+  }
+
+  // A zip's index (the central directory) is at its end, so it is read from memory, where
+  // libarchive can seek; entries are then read through the index, as unzip does, not by the
+  // local headers a streaming reader would trust.
+  explicit ArchiveWalker(std::span<const uint8_t> zip) : archive_(archive_read_new()), format_("zip") {
+    if (!archive_) throw SourceError("libarchive: out of memory");
+    archive_read_support_format_zip_seekable(archive_.get());
+    if (archive_read_open_memory(archive_.get(), zip.data(), zip.size()) != ARCHIVE_OK) {
+      Fail("cannot open zip archive");
     }
   }
 
@@ -85,7 +98,7 @@ class TarWalker final : public EntrySource {
     archive_entry* entry = nullptr;
     const int rc = archive_read_next_header(archive_.get(), &entry);
     if (rc == ARCHIVE_EOF) return false;
-    if (!Usable(rc)) Fail("bad tar header");
+    if (!Usable(rc)) Fail(format_ == std::string_view("zip") ? "bad zip entry" : "bad tar header");
     const char* path = archive_entry_pathname(entry);
     if (path == nullptr) path = "";
     info.path = NormalizeEntryPath(path);
@@ -98,35 +111,37 @@ class TarWalker final : public EntrySource {
   std::span<const uint8_t> ReadData() override {
     bool failed = false;
     const std::span<const uint8_t> block = NextDataBlock(archive_.get(), &failed);
-    if (failed) Fail("bad tar entry data");
+    if (failed) Fail(format_ == std::string_view("zip") ? "bad zip entry data" : "bad tar entry data");
     return block;
   }
 
  private:
   static la_ssize_t Read(archive* a, void* self_ptr, const void** buffer) {
-    auto* self = static_cast<TarWalker*>(self_ptr);
+    auto* self = static_cast<ArchiveWalker*>(self_ptr);
     try {
       const std::span<const uint8_t> block = self->stream_->Next();
       *buffer = block.data();
       return static_cast<la_ssize_t>(block.size());
-    } catch (const SourceError& e) {
-      // libarchive is C: keep the exception out of it and rethrow once it returns.
-      self->source_error_ = e.what();
-      archive_set_error(a, EIO, "%s", e.what());
+    } catch (...) {
+      // libarchive is C: keep the exception out of it and rethrow it once libarchive returns.
+      // (A source may throw more than SourceError: a nested archive's zip-bomb guard, say.)
+      self->pending_ = std::current_exception();
+      archive_set_error(a, EIO, "read failed");
       return -1;
     }
   }
 
   [[noreturn]] void Fail(const char* what) {
-    if (!source_error_.empty()) throw SourceError(source_error_);
+    if (pending_) std::rethrow_exception(pending_);
     const char* message = archive_error_string(archive_.get());
     throw SourceError(std::string(what) + " (entry " + std::to_string(entries_ + 1) + "): " +
                       (message ? message : "unknown libarchive error"));
   }
 
-  std::unique_ptr<ByteSource> stream_;
+  std::unique_ptr<ByteSource> stream_;  // null for a zip in memory
   ArchiveHandle archive_;
-  std::string source_error_;
+  const char* format_;
+  std::exception_ptr pending_;  // what the read callback caught
   uint64_t entries_ = 0;
 };
 
@@ -283,7 +298,11 @@ class DirectoryWalker final : public EntrySource {
 }  // namespace
 
 std::unique_ptr<EntrySource> NewTarWalker(std::unique_ptr<ByteSource> tar_stream) {
-  return std::make_unique<TarWalker>(std::move(tar_stream));
+  return std::make_unique<ArchiveWalker>(std::move(tar_stream));
+}
+
+std::unique_ptr<EntrySource> NewZipWalker(std::span<const uint8_t> zip) {
+  return std::make_unique<ArchiveWalker>(zip);
 }
 
 std::unique_ptr<EntrySource> NewDirectoryWalker(

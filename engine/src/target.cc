@@ -53,9 +53,44 @@ std::string PlatformOf(const json& config) {
   return platform;
 }
 
+// The string items of a JSON array, or the string itself; anything else contributes nothing.
+std::string JoinedStrings(const json& value) {
+  if (value.is_string()) return value.get<std::string>();
+  std::string joined;
+  if (!value.is_array()) return joined;
+  for (const json& item : value) {
+    if (!item.is_string()) continue;
+    if (!joined.empty()) joined.push_back(' ');
+    joined += item.get<std::string>();
+  }
+  return joined;
+}
+
+json ParseConfig(const std::string& config_json) {
+  json config = json::parse(config_json, nullptr, /*allow_exceptions=*/false);
+  return config.is_object() ? config : json::object();
+}
+
 bool ValidDigest(const std::string& digest) {
   if (digest.size() != 7 + 64 || digest.rfind("sha256:", 0) != 0) return false;
   return digest.find_first_not_of("0123456789abcdef", 7) == std::string::npos;
+}
+
+// Reads the config's platform, virtual files and history into `image`.
+void ApplyConfig(const std::string& config_json, ImageDescriptor& image) {
+  const json config = ParseConfig(config_json);
+  image.platform = PlatformOf(config);
+  image.config_files = ConfigFilesOf(config_json);
+  AttributeLayers(config_json, image.layers);
+}
+
+bool PlatformMatches(const std::string& platform, const std::vector<std::string>& wanted) {
+  if (wanted.empty()) return true;
+  for (const std::string& w : wanted) {
+    // "linux/arm64" names the arm64 image whatever its variant; "linux/arm64/v8" only that one.
+    if (platform == w || platform.rfind(w + "/", 0) == 0) return true;
+  }
+  return false;
 }
 
 class OciLayout {
@@ -102,11 +137,10 @@ class OciLayout {
     image.reference = reference;
     const json config_descriptor = manifest.value("config", json::object());
     const std::string config_digest = config_descriptor.value("digest", "");
+    std::string config_text;
     if (!config_digest.empty()) {
-      image.platform = PlatformOf(ReadJsonBlob(config_digest, "image config"));
-    }
-    if (image.platform.empty() && descriptor.contains("platform")) {
-      image.platform = PlatformOf(descriptor["platform"]);
+      config_text = ReadJsonBlob(config_digest, "image config").dump();
+      image.config_digest = config_digest;
     }
     int index = 0;
     for (const json& layer : manifest.value("layers", json::array())) {
@@ -119,6 +153,10 @@ class OciLayout {
       const std::string path = BlobPath(desc.digest);
       desc.open = [path] { return std::make_unique<FileSource>(path); };
       image.layers.push_back(std::move(desc));
+    }
+    if (!config_text.empty()) ApplyConfig(config_text, image);
+    if (image.platform.empty() && descriptor.contains("platform")) {
+      image.platform = PlatformOf(descriptor["platform"]);
     }
     images.push_back(std::move(image));
   }
@@ -167,15 +205,16 @@ std::vector<ImageDescriptor> ResolveDockerArchive(const std::string& path) {
     const json tags = entry.value("RepoTags", json::array());
     if (tags.is_array() && !tags.empty() && tags[0].is_string()) image.reference = tags[0];
     json config;
+    std::string config_text;
     if (!config_path.empty()) {
       try {
-        const std::string config_text = ReadTarMember(path, config_path, kMaxMetadataBytes);
+        config_text = ReadTarMember(path, config_path, kMaxMetadataBytes);
         image.image_digest = "sha256:" + Sha256::HexOf(config_text);  // docker's image ID
+        image.config_digest = image.image_digest;
         config = ParseJson(config_text, path + " " + config_path);
       } catch (const SourceError& e) {
         throw TargetError(e.what());
       }
-      image.platform = PlatformOf(config);
     }
     const json diff_ids = config.is_object() && config.contains("rootfs")
                               ? config["rootfs"].value("diff_ids", json::array())
@@ -198,6 +237,7 @@ std::vector<ImageDescriptor> ResolveDockerArchive(const std::string& path) {
       image.layers.push_back(std::move(desc));
       ++index;
     }
+    if (!config_text.empty()) ApplyConfig(config_text, image);
     images.push_back(std::move(image));
   }
   return images;
@@ -247,6 +287,56 @@ TargetKind Sniff(const std::string& path) {
 
 }  // namespace
 
+std::vector<ConfigFile> ConfigFilesOf(const std::string& config_json) {
+  const json config = ParseConfig(config_json);
+  std::vector<ConfigFile> files;
+  auto add = [&files](std::string name, std::string content) {
+    if (!content.empty()) files.push_back(ConfigFile{std::move(name), std::move(content)});
+  };
+  const json container = config.value("config", json::object());
+  if (container.is_object()) {
+    const json env = container.value("Env", json::array());
+    if (env.is_array()) {
+      for (size_t i = 0; i < env.size(); ++i) {
+        if (env[i].is_string()) add("config:Env[" + std::to_string(i) + "]", env[i].get<std::string>());
+      }
+    }
+    const json labels = container.value("Labels", json::object());
+    if (labels.is_object()) {
+      // Scanned as KEY=value: rules that look for a name next to the value see the label's key.
+      for (const auto& [key, value] : labels.items()) {
+        if (value.is_string()) add("config:Labels[" + key + "]", key + "=" + value.get<std::string>());
+      }
+    }
+    for (const char* field : {"Cmd", "Entrypoint", "User", "WorkingDir"}) {
+      if (container.contains(field)) add(std::string("config:") + field, JoinedStrings(container[field]));
+    }
+  }
+  const json history = config.value("history", json::array());
+  if (history.is_array()) {
+    for (size_t k = 0; k < history.size(); ++k) {
+      if (!history[k].is_object()) continue;
+      add("history[" + std::to_string(k) + "].created_by", history[k].value("created_by", ""));
+    }
+  }
+  return files;
+}
+
+void AttributeLayers(const std::string& config_json, std::vector<LayerDescriptor>& layers) {
+  const json history = ParseConfig(config_json).value("history", json::array());
+  if (!history.is_array()) return;
+  size_t layer = 0;
+  for (size_t k = 0; k < history.size() && layer < layers.size(); ++k) {
+    if (!history[k].is_object()) continue;
+    // Instructions that change no files (ENV, LABEL, ARG, ...) are recorded without a layer.
+    if (history[k].value("empty_layer", false)) continue;
+    layers[layer].history_index = static_cast<int>(k);
+    layers[layer].created_by = history[k].value("created_by", "");
+    layers[layer].created_by_redacted = layers[layer].created_by;
+    ++layer;
+  }
+}
+
 std::string_view TargetKindName(TargetKind kind) {
   switch (kind) {
     case TargetKind::kOciLayout: return "oci";
@@ -257,7 +347,7 @@ std::string_view TargetKindName(TargetKind kind) {
   return "?";
 }
 
-Target ResolveTarget(const std::string& spec) {
+Target ResolveTarget(const std::string& spec, const std::vector<std::string>& platforms) {
   Target target;
   target.spec = spec;
   std::string rest = spec;
@@ -309,6 +399,18 @@ Target ResolveTarget(const std::string& spec) {
         break;
       case TargetKind::kDirectory:
         break;
+    }
+    if (!platforms.empty() && target.kind != TargetKind::kDirectory && target.kind != TargetKind::kLayer) {
+      std::string available;
+      std::vector<ImageDescriptor> kept;
+      for (ImageDescriptor& image : target.images) {
+        available += (available.empty() ? "" : ", ") + (image.platform.empty() ? "unknown" : image.platform);
+        if (PlatformMatches(image.platform, platforms)) kept.push_back(std::move(image));
+      }
+      if (kept.empty()) {
+        throw TargetError("no image for the platform(s) asked for (it has: " + available + ")");
+      }
+      target.images = std::move(kept);
     }
   } catch (const TargetError& e) {
     throw TargetError(spec + ": " + e.what());

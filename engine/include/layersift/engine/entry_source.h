@@ -38,6 +38,11 @@ class EntrySource {
 // callbacks so nothing touches the disk.
 std::unique_ptr<EntrySource> NewTarWalker(std::unique_ptr<ByteSource> tar_stream);
 
+// Walks a zip archive (zip, jar, war, apk, whl...) held in memory, which must outlive the walker.
+// Corruption, and entries libarchive cannot decode (encrypted, unknown compression), throw
+// SourceError.
+std::unique_ptr<EntrySource> NewZipWalker(std::span<const uint8_t> zip);
+
 // Walks a local directory tree (or a single file) without following symbolic links. Paths are
 // relative to `root` (a single file is reported under its own name). Unreadable entries are
 // reported through `on_error` and skipped, so one bad file does not end the walk.

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,20 @@ struct ScanOptions {
   size_t chunk_bytes = 1 << 20;              // new bytes per chunk buffer (context comes on top)
   bool scan_binaries = false;                // scan files with a NUL byte in their first 8 KiB
   std::vector<std::string> excluded_path_patterns;  // the effective list (defaults + user)
+  // Platforms to scan in multi-platform images ("linux/arm64", "linux/arm/v7"); empty = all.
+  std::vector<std::string> platforms;
+  // Archives inside layers (zip, jar, war, ear, whl, apk, tar, tar.gz, tar.zst) are expanded and
+  // their members scanned, nested up to this depth (0: archives are not expanded).
+  int max_archive_depth = 2;
+  // Zip-bomb guards, per archive found in a layer (its nested archives included): the rest of
+  // the archive is skipped, and reported, once its members expand to more than
+  // max_archive_expanded_bytes, or to more than max_archive_ratio times the archive's own size
+  // (checked once past kArchiveRatioFloorBytes).
+  uint64_t max_archive_expanded_bytes = 1ull << 30;
+  uint64_t max_archive_ratio = 100;
+  // Zip archives are read from memory (their index is at the end): larger ones are skipped, and
+  // reported.
+  uint64_t max_zip_bytes = 256ull << 20;
   // Called about five times a second while scanning, from a separate thread, if set.
   std::function<void(const struct ScanProgress&)> on_progress;
 };
@@ -36,18 +51,55 @@ struct ScanProgress {
 
 inline constexpr int kNoLayer = -1;  // a directory target's files belong to no layer
 
+// Below this many expanded bytes an archive's compression ratio is not checked: small members of
+// repetitive text legitimately compress far beyond any sane ratio limit.
+inline constexpr uint64_t kArchiveRatioFloorBytes = 1ull << 20;
+
+// Why a file that a layer added is not in the final image.
+enum class RemovalReason {
+  kWhiteout,         // a later layer has a .wh.<name> for it or for a directory above it
+  kOpaqueDirectory,  // a later layer marked a directory above it opaque (.wh..wh..opq)
+  kOverwritten,      // a later layer put another entry at its path, or a non-directory above it
+};
+
+std::string_view RemovalReasonName(RemovalReason reason);  // "whiteout", "opaque-directory", ...
+
+// Whether a finding's file is still in the image a container would run. Known only for findings
+// in image layers and image configs; unknown for bare layers and directories, and when a later
+// layer of the image could not be read completely.
+struct Presence {
+  bool known = false;
+  bool present = false;
+  int removed_by_layer = kNoLayer;  // when known and not present
+  RemovalReason reason = RemovalReason::kOverwritten;
+};
+
 struct Finding {
   size_t target_index = 0;
   size_t image_index = 0;
-  int layer_index = kNoLayer;
+  int layer_index = kNoLayer;     // kNoLayer also for the image config's virtual files
   size_t layer_result_index = 0;  // into ScanResult::layers
   uint32_t rule_index = 0;        // into the database's rules()
+  // A layer path ("etc/app/.env"), a member of an archive in one ("app.jar!BOOT-INF/x.properties"),
+  // or a virtual file of the image config ("config:Env[3]", "history[5].created_by").
   std::string path;
   uint64_t offset = 0;  // of the secret, in bytes from the start of the file
   uint64_t line = 0;    // 1-based
   uint64_t column = 0;  // 1-based, in bytes
   std::string secret;   // raw: writers redact it unless asked not to
   CheckResult check = CheckResult::kNotChecked;  // the rule's offline validity check
+  Presence presence;
+};
+
+// Something deliberately not scanned, reported so that nothing is skipped silently: an archive
+// over a size or expansion limit, a corrupt nested archive, one nested deeper than allowed.
+struct ScanSkip {
+  size_t target_index = 0;
+  size_t image_index = 0;
+  int layer_index = kNoLayer;
+  std::string layer_digest;
+  std::string path;
+  std::string reason;
 };
 
 struct ScanIssue {
@@ -69,6 +121,9 @@ struct StageStats {
   uint64_t links_skipped = 0;
   uint64_t whiteouts = 0;
   uint64_t bytes_scanned = 0;
+  uint64_t archives_expanded = 0;  // nested archives whose members were scanned
+  uint64_t archive_members = 0;    // regular files found inside them (counted in files_seen too)
+  uint64_t archives_skipped = 0;   // over a limit or corrupt: see ScanResult::skipped
   double read_seconds = 0;        // reading and hashing the stored blob (read-ahead thread)
                                   // (overlapped with decompression)
   double decompress_seconds = 0;
@@ -78,15 +133,27 @@ struct StageStats {
   void Add(const StageStats& other);
 };
 
-struct LayerResult {
+// Where a scanned blob is used: a blob shared by several images (a common base layer, the same
+// layer in two platforms) is read once and its findings attached to each use.
+struct LayerUse {
   size_t target_index = 0;
   size_t image_index = 0;
   int layer_index = kNoLayer;
-  std::string digest;       // as declared, or computed while streaming
-  std::string compression;  // detected: gzip, zstd, none
-  bool complete = false;    // false: an error cut the layer short (findings so far are kept)
+};
+
+enum class JobKind { kLayer, kDirectory, kConfig };
+
+struct LayerResult {
+  JobKind kind = JobKind::kLayer;
+  std::vector<LayerUse> uses;  // at least one; the first is where the blob was first listed
+  std::string digest;          // as declared, or computed while streaming; the config's digest
+  std::string compression;     // detected: gzip, zstd, none
+  bool complete = false;       // false: an error cut the layer short (findings so far are kept)
   StageStats stats;
-  std::vector<std::string> whiteouts;  // whiteout entries, for image semantics
+  // Every entry of the layer (files, directories, links, whiteouts), for presence in the final
+  // image; recorded for layers of images only.
+  std::shared_ptr<const class LayerEntries> entries;
+  std::vector<ScanSkip> skipped;  // path and reason only: the uses say where
 };
 
 struct ScanResult {
@@ -94,7 +161,12 @@ struct ScanResult {
   std::vector<LayerResult> layers;   // one per scanned layer (or directory)
   std::vector<Finding> findings;     // ordered by target, image, layer, path, offset, rule
   std::vector<ScanIssue> errors;     // ordered the same way
+  std::vector<ScanSkip> skipped;     // ordered the same way
   StageStats totals;
+  uint64_t layer_uses = 0;           // layers of all images (and bare layers) in the run
+  uint64_t blobs_scanned = 0;        // distinct layer blobs read: shared ones count once
+  uint64_t config_files_scanned = 0; // virtual files of image configs
+  uint64_t findings_suppressed = 0;  // by a baseline or an ignore file (ApplySuppressions)
   double wall_seconds = 0;
   unsigned threads = 0;
   // Per rule (indexed like the database's rules()), when the database profiles rules.
