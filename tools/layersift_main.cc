@@ -13,6 +13,7 @@
 #include "layersift/engine/report.h"
 #include "layersift/engine/rule_set.h"
 #include "layersift/engine/scanner.h"
+#include "layersift/engine/suppression.h"
 #include "layersift/rules/rule_loader.h"
 #include "rule_commands.h"
 #include "rule_flags.h"
@@ -36,7 +37,28 @@ struct ScanFlags {
   bool show_secrets = false;
   bool quiet = false;
   bool stats = false;
+  std::vector<std::string> platforms;
+  bool present_only = false;
+  int max_archive_depth = 2;
+  std::string max_archive_expanded = "1GiB";
+  uint64_t max_archive_ratio = 100;
+  std::string max_zip_size = "256MiB";
+  std::string baseline;
+  std::vector<std::string> ignore_files;
+  bool no_ignore_file = false;
 };
+
+// The baseline and ignore files the user named, and ./.layersiftignore if there is one.
+Suppressions LoadSuppressions(const ScanFlags& flags) {
+  Suppressions suppressions;
+  if (!flags.baseline.empty()) suppressions.AddBaselineReport(flags.baseline);
+  for (const std::string& file : flags.ignore_files) suppressions.AddIgnoreFile(file);
+  if (!flags.no_ignore_file && flags.ignore_files.empty()) {
+    const std::string local(kIgnoreFileName);
+    if (access(local.c_str(), F_OK) == 0) suppressions.AddIgnoreFile(local);
+  }
+  return suppressions;
+}
 
 void PrintProgress(const ScanProgress& p) {
   const double mb_done = static_cast<double>(p.stored_bytes_done) / 1e6;
@@ -66,6 +88,12 @@ int RunScan(const ScanFlags& flags) {
   options.max_memory_bytes = ParseByteSize(flags.max_memory, "--max-memory");
   options.chunk_bytes = static_cast<size_t>(ParseByteSize(flags.chunk_size, "--chunk-size"));
   options.scan_binaries = flags.scan_binaries;
+  options.platforms = flags.platforms;
+  options.max_archive_depth = flags.max_archive_depth;
+  options.max_archive_expanded_bytes = ParseByteSize(flags.max_archive_expanded, "--max-archive-expanded");
+  options.max_archive_ratio = flags.max_archive_ratio;
+  options.max_zip_bytes = ParseByteSize(flags.max_zip_size, "--max-zip-size");
+  const Suppressions suppressions = LoadSuppressions(flags);  // bad files: usage error, before scanning
   if (!flags.no_default_excludes) options.excluded_path_patterns = DefaultExcludedPathPatterns();
   options.excluded_path_patterns.insert(options.excluded_path_patterns.end(),
                                         flags.exclude_paths.begin(), flags.exclude_paths.end());
@@ -73,8 +101,10 @@ int RunScan(const ScanFlags& flags) {
   const bool show_progress = !flags.quiet && isatty(STDERR_FILENO);
   if (show_progress) options.on_progress = PrintProgress;
 
-  const ScanResult result = Scanner(*database, options).Scan(flags.targets);
+  ScanResult result = Scanner(*database, options).Scan(flags.targets);
   if (show_progress) std::fprintf(stderr, "\r\033[K");
+  ApplySuppressions(suppressions, database->rules(), result);
+  if (flags.present_only) KeepPresentOnly(result);
 
   std::ofstream file;
   if (!flags.output.empty()) {
@@ -93,8 +123,9 @@ int RunScan(const ScanFlags& flags) {
   if (!out) throw std::runtime_error("error writing the report");
   if (format != ReportFormat::kText && !flags.quiet) {
     // Machine formats go to the output; a one-line summary still helps the person who ran it.
-    std::fprintf(stderr, "layersift: %zu findings, %zu errors, %.1f MB in %.2f s\n",
-                 result.findings.size(), result.errors.size(),
+    std::fprintf(stderr, "layersift: %zu findings (%llu suppressed), %zu errors, %zu skipped, %.1f MB in %.2f s\n",
+                 result.findings.size(), static_cast<unsigned long long>(result.findings_suppressed),
+                 result.errors.size(), result.skipped.size(),
                  static_cast<double>(result.totals.uncompressed_bytes) / 1e6, result.wall_seconds);
     if (flags.stats) {
       const StageStats& s = result.totals;
@@ -129,8 +160,11 @@ int main(int argc, char** argv) {
                        "recognised by its content.")
       ->required();
   scan.rules.AddTo(*scan_cmd);
-  scan_cmd->add_option("--format", scan.format, "Report format: text (default), json, jsonl")
-      ->check(CLI::IsMember({"text", "json", "jsonl"}));
+  scan_cmd->add_option("--format", scan.format,
+                       "Report format: text (default; the same secret in several places is "
+                       "grouped), json, jsonl, sarif (SARIF 2.1.0), gitleaks-json (gitleaks' "
+                       "report shape)")
+      ->check(CLI::IsMember({"text", "json", "jsonl", "sarif", "gitleaks-json"}));
   scan_cmd->add_option("-o,--output", scan.output, "Write the report to FILE instead of stdout");
   scan_cmd->add_option("--threads", scan.threads, "Matcher threads (default: all cores)")
       ->check(CLI::Range(0u, 1024u));
@@ -150,6 +184,38 @@ int main(int argc, char** argv) {
                      "Also scan files with a NUL byte in their first 8 KiB");
   scan_cmd->add_flag("--show-secrets", scan.show_secrets,
                      "Print raw secrets in the report (they are redacted by default)");
+  scan_cmd->add_option("--platform", scan.platforms,
+                       "Scan only this platform of multi-platform images, as os/arch[/variant], "
+                       "e.g. linux/arm64 (repeatable; default: every platform; attestation "
+                       "manifests are never scanned)")
+      ->allow_extra_args(false);
+  scan_cmd->add_flag("--present-only", scan.present_only,
+                     "Report only secrets still present in the final image (not those removed "
+                     "by a later layer's whiteout, opaque directory or overwrite)");
+  scan_cmd->add_option("--max-archive-depth", scan.max_archive_depth,
+                       "Expand archives in layers (zip, jar, war, ear, whl, apk, tar, tar.gz, "
+                       "tgz, tar.zst) nested up to this depth (default 2; 0 scans them as plain "
+                       "files); deeper ones are reported as skipped")
+      ->check(CLI::Range(0, 16));
+  scan_cmd->add_option("--max-archive-expanded", scan.max_archive_expanded,
+                       "Zip-bomb guard: stop expanding an archive (with its nested ones) past "
+                       "this many bytes, e.g. 1GiB (default)");
+  scan_cmd->add_option("--max-archive-ratio", scan.max_archive_ratio,
+                       "Zip-bomb guard: stop expanding an archive past this many times its own "
+                       "size (default 100; checked from 1 MiB expanded)")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1000000}));
+  scan_cmd->add_option("--max-zip-size", scan.max_zip_size,
+                       "Zip archives are read into memory to be expanded; larger ones are "
+                       "reported as skipped (default 256MiB)");
+  scan_cmd->add_option("--baseline", scan.baseline,
+                       "A previous JSON report (--format json): its findings are not reported "
+                       "again (matched by fingerprint; counted as suppressed)");
+  scan_cmd->add_option("--ignore-file", scan.ignore_files,
+                       "File of finding fingerprints to suppress, one per line, # comments "
+                       "(repeatable; default: ./.layersiftignore if it exists)")
+      ->allow_extra_args(false);
+  scan_cmd->add_flag("--no-ignore-file", scan.no_ignore_file,
+                     "Do not read ./.layersiftignore");
   scan_cmd->add_flag("-q,--quiet", scan.quiet, "No progress line or summary on stderr");
   scan_cmd->add_flag("--stats", scan.stats, "Print per-stage statistics");
 

@@ -5,16 +5,15 @@
 #include <algorithm>
 #include <cstdio>
 #include <stdexcept>
+#include <unordered_map>
 
 #include "layersift/engine/decompress.h"
 #include "layersift/engine/digest.h"
+#include "layersift/engine/image_semantics.h"
 #include "layersift/engine/rule_set.h"
+#include "report_internal.h"
 
 namespace layersift {
-namespace {
-
-using nlohmann::json;
-using nlohmann::ordered_json;
 
 const ImageDescriptor* ImageOf(const ScanResult& result, size_t target, size_t image) {
   const Target& t = result.targets[target];
@@ -24,6 +23,21 @@ const ImageDescriptor* ImageOf(const ScanResult& result, size_t target, size_t i
 std::string LayerDigestOf(const Finding& f, const ScanResult& result) {
   return f.layer_index == kNoLayer ? std::string() : result.layers[f.layer_result_index].digest;
 }
+
+std::string CreatedByOf(const Finding& f, const ScanResult& result, bool show_secrets) {
+  const ImageDescriptor* image = ImageOf(result, f.target_index, f.image_index);
+  if (image == nullptr || f.layer_index == kNoLayer ||
+      static_cast<size_t>(f.layer_index) >= image->layers.size()) {
+    return "";
+  }
+  const LayerDescriptor& layer = image->layers[static_cast<size_t>(f.layer_index)];
+  return show_secrets ? layer.created_by : layer.created_by_redacted;
+}
+
+namespace {
+
+using nlohmann::json;
+using nlohmann::ordered_json;
 
 ordered_json FindingJson(const Finding& f, const ScanResult& result, const std::vector<Rule>& rules,
                          const ReportOptions& options) {
@@ -47,6 +61,15 @@ ordered_json FindingJson(const Finding& f, const ScanResult& result, const std::
   j["line"] = f.line;
   j["column"] = f.column;
   j["offset"] = f.offset;
+  j["present_in_final_image"] = f.presence.known ? json(f.presence.present) : json(nullptr);
+  if (f.presence.known && !f.presence.present) {
+    j["removed_by"] = ordered_json{{"layer_index", f.presence.removed_by_layer},
+                                   {"reason", std::string(RemovalReasonName(f.presence.reason))}};
+  } else {
+    j["removed_by"] = nullptr;
+  }
+  const std::string created_by = CreatedByOf(f, result, options.show_secrets);
+  j["created_by"] = created_by.empty() ? json(nullptr) : json(created_by);
   j["secret_redacted"] = RedactSecret(f.secret);
   j["secret_sha256"] = SecretSha256(f.secret);
   j["fingerprint"] = FindingFingerprint(f, result, rules);
@@ -75,7 +98,7 @@ ordered_json StatsJson(const ScanResult& result) {
   j["wall_seconds"] = result.wall_seconds;
   j["threads"] = result.threads;
   j["gzip_backend"] = std::string(GzipBackendName());
-  j["layers"] = result.layers.size();
+  j["layers"] = result.layer_uses;
   j["layers_failed"] = std::count_if(result.layers.begin(), result.layers.end(),
                                      [](const LayerResult& l) { return !l.complete; });
   j["stored_bytes"] = s.stored_bytes;
@@ -89,12 +112,33 @@ ordered_json StatsJson(const ScanResult& result) {
   j["links_skipped"] = s.links_skipped;
   j["whiteouts"] = s.whiteouts;
   j["bytes_scanned"] = s.bytes_scanned;
+  j["layer_uses"] = result.layer_uses;
+  j["blobs_scanned"] = result.blobs_scanned;
+  j["config_files_scanned"] = result.config_files_scanned;
+  j["archives_expanded"] = s.archives_expanded;
+  j["archive_members"] = s.archive_members;
+  j["archives_skipped"] = s.archives_skipped;
+  j["findings_suppressed"] = result.findings_suppressed;
+  j["findings_not_present"] = result.findings_not_present;
   j["stage_seconds"] = ordered_json{{"read", s.read_seconds},
                                     {"decompress", s.decompress_seconds},
                                     {"walk", s.walk_seconds},
                                     {"match", s.match_seconds}};
   j["findings"] = result.findings.size();
   j["errors"] = result.errors.size();
+  j["skipped"] = result.skipped.size();
+  return j;
+}
+
+ordered_json SkipJson(const ScanSkip& skip, const ScanResult& result) {
+  const ImageDescriptor* image = ImageOf(result, skip.target_index, skip.image_index);
+  ordered_json j;
+  j["target"] = result.targets[skip.target_index].spec;
+  j["image_digest"] = image && !image->image_digest.empty() ? json(image->image_digest) : json(nullptr);
+  j["layer_index"] = skip.layer_index == kNoLayer ? json(nullptr) : json(skip.layer_index);
+  j["layer_digest"] = skip.layer_digest.empty() ? json(nullptr) : json(skip.layer_digest);
+  j["path"] = skip.path;
+  j["reason"] = skip.reason;
   return j;
 }
 
@@ -124,11 +168,13 @@ ordered_json TargetsJson(const ScanResult& result) {
   }
   // Layers whose digest was only known after streaming (bare layer files).
   for (const LayerResult& layer : result.layers) {
-    if (layer.layer_index == kNoLayer) continue;
-    ordered_json& entry = targets[layer.target_index]["images"][layer.image_index]["layers"][static_cast<size_t>(layer.layer_index)];
-    if (entry["digest"].is_null() && !layer.digest.empty()) entry["digest"] = layer.digest;
-    entry["compression"] = layer.compression;
-    entry["complete"] = layer.complete;
+    if (layer.kind != JobKind::kLayer) continue;
+    for (const LayerUse& use : layer.uses) {
+      ordered_json& entry = targets[use.target_index]["images"][use.image_index]["layers"][static_cast<size_t>(use.layer_index)];
+      if (entry["digest"].is_null() && !layer.digest.empty()) entry["digest"] = layer.digest;
+      entry["compression"] = layer.compression;
+      entry["complete"] = layer.complete;
+    }
   }
   return targets;
 }
@@ -150,6 +196,8 @@ class JsonWriter final : public ReportSink {
   }
   void OnError(const ScanIssue& e) override { document_["errors"].push_back(ErrorJson(e, result_)); }
   void Finish() override {
+    document_["skipped"] = ordered_json::array();
+    for (const ScanSkip& skip : result_.skipped) document_["skipped"].push_back(SkipJson(skip, result_));
     document_["stats"] = StatsJson(result_);
     out_ << document_.dump(2) << "\n";
   }
@@ -180,6 +228,11 @@ class JsonlWriter final : public ReportSink {
     out_ << j.dump() << "\n";
   }
   void Finish() override {
+    for (const ScanSkip& skip : result_.skipped) {
+      ordered_json line{{"type", "skipped"}};
+      line.update(SkipJson(skip, result_));
+      out_ << line.dump() << "\n";
+    }
     ordered_json j{{"type", "stats"},
                    {"version", std::string(EngineVersion())},
                    {"rule_set_hash", options_.rule_set_hash}};
@@ -194,7 +247,8 @@ class JsonlWriter final : public ReportSink {
   std::ostream& out_;
 };
 
-// Grouped by target, image and layer, one finding a line.
+// For people: the same secret found by the same rule in several places (layers, images, paths)
+// is one heading with all its locations, in the order first found.
 class TextWriter final : public ReportSink {
  public:
   TextWriter(const ScanResult& result, const std::vector<Rule>& rules, const ReportOptions& options,
@@ -202,33 +256,59 @@ class TextWriter final : public ReportSink {
       : result_(result), rules_(rules), options_(options), out_(out) {}
 
   void OnFinding(const Finding& f) override {
-    if (!started_ || f.target_index != target_ || f.image_index != image_) {
-      started_ = true;
-      target_ = f.target_index;
-      image_ = f.image_index;
-      layer_ = kNoLayer - 1;
-      const ImageDescriptor* image = ImageOf(result_, f.target_index, f.image_index);
-      out_ << "\n" << Bold(result_.targets[f.target_index].spec);
-      if (image && !image->platform.empty()) out_ << "  " << image->platform;
-      if (image && !image->image_digest.empty()) out_ << "  " << Short(image->image_digest);
-      out_ << "\n";
-    }
-    if (f.layer_index != layer_) {
-      layer_ = f.layer_index;
-      if (f.layer_index != kNoLayer) {
-        out_ << "  layer " << f.layer_index << "  " << Short(LayerDigestOf(f, result_)) << "\n";
-      }
-    }
-    const Rule& rule = rules_[f.rule_index];
-    const std::string secret = options_.show_secrets ? f.secret : RedactSecret(f.secret);
-    out_ << "    " << f.path << ":" << f.line << ":" << f.column << "  " << Red(rule.id) << "  "
-         << secret << "  " << ConfidenceName(EffectiveConfidence(rule, f.check));
-    if (f.check != CheckResult::kNotChecked) out_ << ", check " << CheckResultName(f.check);
-    out_ << "\n";
+    std::string key = rules_[f.rule_index].id;
+    key.push_back('\0');
+    key += f.secret;
+    auto [it, inserted] = group_of_.emplace(std::move(key), groups_.size());
+    if (inserted) groups_.emplace_back();
+    groups_[it->second].push_back(&f);
   }
 
-  void OnError(const ScanIssue& e) override {
-    if (errors_++ == 0) out_ << "\n" << Bold("Errors (these parts were not fully scanned):") << "\n";
+  // Called once the findings are in: prints them grouped.
+  void PrintGroups() {
+    for (const std::vector<const Finding*>& group : groups_) {
+      const Finding& first = *group.front();
+      const Rule& rule = rules_[first.rule_index];
+      const std::string secret = options_.show_secrets ? first.secret : RedactSecret(first.secret);
+      out_ << "\n" << Red(rule.id) << "  " << secret << "  "
+           << ConfidenceName(EffectiveConfidence(rule, first.check));
+      if (first.check != CheckResult::kNotChecked) out_ << ", check " << CheckResultName(first.check);
+      out_ << "  (" << group.size() << " location" << (group.size() == 1 ? "" : "s") << ")\n";
+      for (const Finding* f : group) PrintLocation(*f);
+    }
+  }
+
+  void PrintLocation(const Finding& f) {
+    const ImageDescriptor* image = ImageOf(result_, f.target_index, f.image_index);
+    out_ << "  " << Bold(f.path) << ":" << f.line << ":" << f.column << "\n      "
+         << result_.targets[f.target_index].spec;
+    if (image && !image->platform.empty()) out_ << "  " << image->platform;
+    if (f.layer_index != kNoLayer) {
+      out_ << "  layer " << f.layer_index << " " << Short(LayerDigestOf(f, result_));
+    } else if (image != nullptr && result_.layers[f.layer_result_index].kind == JobKind::kConfig) {
+      out_ << "  image config";
+    }
+    if (f.presence.known) {
+      if (f.presence.present) {
+        out_ << "  present in the final image";
+      } else {
+        out_ << "  removed by layer " << f.presence.removed_by_layer << " ("
+             << RemovalReasonName(f.presence.reason) << ")";
+      }
+    }
+    out_ << "\n";
+    const std::string created_by = CreatedByOf(f, result_, options_.show_secrets);
+    if (!created_by.empty()) out_ << "      created by: " << OneLine(created_by) << "\n";
+  }
+
+  void OnError(const ScanIssue& e) override { errors_.push_back(&e); }
+
+  void PrintErrors() {
+    for (const ScanIssue* e : errors_) PrintError(*e);
+  }
+
+  void PrintError(const ScanIssue& e) {
+    if (errors_printed_++ == 0) out_ << "\n" << Bold("Errors (these parts were not fully scanned):") << "\n";
     out_ << "  " << result_.targets[e.target_index].spec;
     if (e.layer_index != kNoLayer) {
       out_ << ", layer " << e.layer_index;
@@ -238,18 +318,39 @@ class TextWriter final : public ReportSink {
   }
 
   void Finish() override {
+    PrintGroups();
+    PrintErrors();
+    if (!result_.skipped.empty()) {
+      out_ << "\n" << Bold("Skipped (deliberately not scanned):") << "\n";
+      for (const ScanSkip& skip : result_.skipped) {
+        out_ << "  " << result_.targets[skip.target_index].spec;
+        if (skip.layer_index != kNoLayer) out_ << ", layer " << skip.layer_index;
+        out_ << ": " << skip.path << ": " << skip.reason << "\n";
+      }
+    }
     const StageStats& s = result_.totals;
     char line[512];
     std::snprintf(line, sizeof(line),
-                  "\n%zu finding%s, %zu error%s; %zu layer%s, %llu files scanned, %.1f MB "
-                  "uncompressed in %.2f s (%.0f MB/s)\n",
+                  "\n%zu finding%s (%zu distinct secret%s), %zu error%s, %zu skipped; %llu layer%s "
+                  "(%llu blob%s read), %llu files scanned, %.1f MB uncompressed in %.2f s (%.0f MB/s)\n",
                   result_.findings.size(), result_.findings.size() == 1 ? "" : "s",
+                  groups_.size(), groups_.size() == 1 ? "" : "s",
                   result_.errors.size(), result_.errors.size() == 1 ? "" : "s",
-                  result_.layers.size(), result_.layers.size() == 1 ? "" : "s",
+                  result_.skipped.size(),
+                  static_cast<unsigned long long>(result_.layer_uses), result_.layer_uses == 1 ? "" : "s",
+                  static_cast<unsigned long long>(result_.blobs_scanned), result_.blobs_scanned == 1 ? "" : "s",
                   static_cast<unsigned long long>(s.files_scanned),
                   static_cast<double>(s.uncompressed_bytes) / 1e6, result_.wall_seconds,
                   MegabytesPerSecond(s.uncompressed_bytes, result_.wall_seconds));
     out_ << line;
+    if (result_.findings_suppressed > 0) {
+      out_ << result_.findings_suppressed << " finding" << (result_.findings_suppressed == 1 ? "" : "s")
+           << " suppressed by the baseline or ignore file.\n";
+    }
+    if (result_.findings_not_present > 0) {
+      out_ << result_.findings_not_present << " finding" << (result_.findings_not_present == 1 ? "" : "s")
+           << " no longer present in the final image not shown (--present-only).\n";
+    }
     out_ << "Rule set " << options_.rule_set_hash.substr(0, 19) << "\n";
     if (!options_.show_secrets && !result_.findings.empty()) {
       out_ << "Secrets are redacted; --show-secrets prints them.\n";
@@ -287,15 +388,24 @@ class TextWriter final : public ReportSink {
     return options_.color ? "\033[31m" + s + "\033[0m" : s;
   }
 
+  // Dockerfile instructions can span lines (heredocs, "&& \\" continuations).
+  static std::string OneLine(std::string text) {
+    for (char& c : text) {
+      if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+    }
+    constexpr size_t kMaxShownBytes = 200;
+    if (text.size() > kMaxShownBytes) text = text.substr(0, kMaxShownBytes) + "\xE2\x80\xA6";
+    return text;
+  }
+
   const ScanResult& result_;
   const std::vector<Rule>& rules_;
   const ReportOptions& options_;
   std::ostream& out_;
-  bool started_ = false;
-  size_t target_ = 0;
-  size_t image_ = 0;
-  int layer_ = 0;
-  size_t errors_ = 0;
+  std::unordered_map<std::string, size_t> group_of_;  // rule id + secret -> index in groups_
+  std::vector<std::vector<const Finding*>> groups_;
+  std::vector<const ScanIssue*> errors_;
+  size_t errors_printed_ = 0;
 };
 
 }  // namespace
@@ -304,8 +414,10 @@ ReportFormat ParseReportFormat(std::string_view name) {
   if (name == "text") return ReportFormat::kText;
   if (name == "json") return ReportFormat::kJson;
   if (name == "jsonl") return ReportFormat::kJsonl;
+  if (name == "sarif") return ReportFormat::kSarif;
+  if (name == "gitleaks-json") return ReportFormat::kGitleaksJson;
   throw std::invalid_argument("unknown format '" + std::string(name) +
-                              "' (expected text, json or jsonl)");
+                              "' (expected text, json, jsonl, sarif or gitleaks-json)");
 }
 
 std::unique_ptr<ReportSink> NewReportWriter(ReportFormat format, const ScanResult& result,
@@ -314,6 +426,8 @@ std::unique_ptr<ReportSink> NewReportWriter(ReportFormat format, const ScanResul
   switch (format) {
     case ReportFormat::kJson: return std::make_unique<JsonWriter>(result, rules, options, out);
     case ReportFormat::kJsonl: return std::make_unique<JsonlWriter>(result, rules, options, out);
+    case ReportFormat::kSarif: return NewSarifWriter(result, rules, options, out);
+    case ReportFormat::kGitleaksJson: return NewGitleaksWriter(result, rules, options, out);
     case ReportFormat::kText: break;
   }
   return std::make_unique<TextWriter>(result, rules, options, out);
@@ -339,7 +453,15 @@ std::string SecretSha256(std::string_view secret) { return Sha256::HexOf(secret)
 
 std::string FindingFingerprint(const Finding& f, const ScanResult& result,
                                const std::vector<Rule>& rules) {
+  // Where the secret is, independent of how the image was reached: the layer blob, else the
+  // image config (for its virtual files), else the target as given (directories).
   std::string location = LayerDigestOf(f, result);
+  if (location.empty() && result.layers[f.layer_result_index].kind == JobKind::kConfig) {
+    location = result.layers[f.layer_result_index].digest;
+    if (const ImageDescriptor* image = ImageOf(result, f.target_index, f.image_index)) {
+      location = image->config_digest;
+    }
+  }
   if (location.empty()) location = result.targets[f.target_index].spec;
   std::string key = rules[f.rule_index].id;
   key.push_back('\0');

@@ -48,6 +48,9 @@ void StageStats::Add(const StageStats& o) {
   links_skipped += o.links_skipped;
   whiteouts += o.whiteouts;
   bytes_scanned += o.bytes_scanned;
+  archives_expanded += o.archives_expanded;
+  archive_members += o.archive_members;
+  archives_skipped += o.archives_skipped;
   read_seconds += o.read_seconds;
   decompress_seconds += o.decompress_seconds;
   walk_seconds += o.walk_seconds;

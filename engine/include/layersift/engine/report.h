@@ -12,7 +12,7 @@
 
 namespace layersift {
 
-enum class ReportFormat { kText, kJson, kJsonl };
+enum class ReportFormat { kText, kJson, kJsonl, kSarif, kGitleaksJson };
 
 // Throws std::invalid_argument for an unknown name.
 ReportFormat ParseReportFormat(std::string_view name);

@@ -167,6 +167,7 @@ struct ScanResult {
   uint64_t blobs_scanned = 0;        // distinct layer blobs read: shared ones count once
   uint64_t config_files_scanned = 0; // virtual files of image configs
   uint64_t findings_suppressed = 0;  // by a baseline or an ignore file (ApplySuppressions)
+  uint64_t findings_not_present = 0; // dropped by KeepPresentOnly
   double wall_seconds = 0;
   unsigned threads = 0;
   // Per rule (indexed like the database's rules()), when the database profiles rules.
