@@ -16,12 +16,13 @@ ARGS = None
 FINDING_FIELDS = {
     "rule_id", "rule_name", "kind", "target", "image_digest", "platform", "layer_index",
     "layer_digest", "path", "line", "column", "offset", "secret_redacted", "secret_sha256",
-    "fingerprint", "vendor", "confidence", "validation",
+    "fingerprint", "vendor", "confidence", "validation", "present_in_final_image", "removed_by",
+    "created_by",
 }
 
 
-def run(*args, check_codes=None):
-    proc = subprocess.run([ARGS.binary, *args], capture_output=True, text=True, timeout=300)
+def run(*args, check_codes=None, cwd=None):
+    proc = subprocess.run([ARGS.binary, *args], capture_output=True, text=True, timeout=300, cwd=cwd)
     if check_codes is not None and proc.returncode not in check_codes:
         raise AssertionError(f"exit {proc.returncode} for {args}\nstdout:{proc.stdout[-2000:]}\n"
                              f"stderr:{proc.stderr[-2000:]}")
@@ -77,7 +78,8 @@ class CliTest(unittest.TestCase):
     def test_json_document_and_redaction(self):
         code, doc = self.scan_json(target("oci-demo"))
         self.assertEqual(code, 1)
-        self.assertEqual(set(doc), {"version", "schema_version", "rule_set_hash", "targets", "findings", "errors", "stats"})
+        self.assertEqual(set(doc), {"version", "schema_version", "rule_set_hash", "targets", "findings",
+                                    "errors", "skipped", "stats"})
         self.assertTrue(doc["findings"])
         for finding in doc["findings"]:
             self.assertTrue(FINDING_FIELDS <= set(finding), FINDING_FIELDS - set(finding))
@@ -166,7 +168,9 @@ class CliTest(unittest.TestCase):
         self.assertEqual(everything["stats"]["files_binary_skipped"], 0)
         code, none = self.scan_json("--exclude-path", ".", target("oci-demo"), codes=[0])
         self.assertEqual(none["findings"], [])
-        self.assertEqual(none["stats"]["files_scanned"], 0)
+        # Path exclusions are for paths: the image config's virtual files are still scanned.
+        self.assertGreater(none["stats"]["config_files_scanned"], 0)
+        self.assertEqual(none["stats"]["files_scanned"], none["stats"]["config_files_scanned"])
 
     def test_output_file_and_determinism(self):
         with tempfile.TemporaryDirectory() as d:
@@ -184,7 +188,7 @@ class CliTest(unittest.TestCase):
         proc = run("scan", "--stats", target("layer-gz"), check_codes=[1])
         self.assertIn("Stages", proc.stdout)
         self.assertIn("redacted", proc.stdout)
-        self.assertRegex(proc.stdout, r"\d+ findings?, 0 errors")
+        self.assertRegex(proc.stdout, r"\d+ findings? \(\d+ distinct secrets?\), 0 errors, 0 skipped")
 
     def test_rules_list_and_check(self):
         listing = run("rules", "list", check_codes=[0]).stdout.splitlines()
@@ -335,10 +339,163 @@ class CliTest(unittest.TestCase):
         self.assertIn("/nonexistent.toml", proc.stderr)
 
 
+class ImageSemanticsCliTest(unittest.TestCase):
+    """Platforms, shared layers, presence, attribution, baselines and the grouped text report."""
+
+    def scan_json(self, *args, codes=(0, 1, 3), cwd=None):
+        proc = run("scan", "--quiet", "--format", "json", *args, check_codes=codes, cwd=cwd)
+        return proc.returncode, json.loads(proc.stdout)
+
+    def test_every_platform_by_default_and_platform_filter(self):
+        _, both = self.scan_json(target("oci-multiarch"))
+        platforms = {f["platform"] for f in both["findings"]}
+        self.assertEqual(platforms, {"linux/amd64", "linux/arm64/v8"})
+        _, arm = self.scan_json("--platform", "linux/arm64", target("oci-multiarch"))
+        self.assertTrue(arm["findings"])
+        self.assertEqual({f["platform"] for f in arm["findings"]}, {"linux/arm64/v8"})
+        self.assertEqual(len(arm["findings"]),
+                         sum(1 for f in both["findings"] if f["platform"] == "linux/arm64/v8"))
+        proc = run("scan", "--quiet", "--platform", "linux/s390x", target("oci-multiarch"))
+        self.assertEqual(proc.returncode, 3)
+        self.assertIn("linux/amd64", proc.stdout + proc.stderr)
+        self.assertIn("linux/arm64/v8", proc.stdout + proc.stderr)
+
+    def test_a_shared_base_layer_is_read_once_and_reported_per_image(self):
+        _, doc = self.scan_json(target("oci-multiarch"))
+        stats = doc["stats"]
+        self.assertEqual(stats["layer_uses"], 4)
+        self.assertEqual(stats["blobs_scanned"], 3)
+        by_layer = {}
+        for f in doc["findings"]:
+            by_layer.setdefault((f["layer_digest"], f["path"], f["rule_id"]), set()).add(f["platform"])
+        shared = [k for k, v in by_layer.items() if len(v) == 2]
+        self.assertTrue(shared, "the base layer's findings should be reported for both platforms")
+        # The same image twice in one run: every blob read once.
+        _, twice = self.scan_json(target("oci-demo"), target("oci-demo"))
+        self.assertEqual(twice["stats"]["blobs_scanned"], twice["stats"]["layer_uses"] // 2)
+        _, once = self.scan_json(target("oci-demo"))
+        self.assertEqual(len(twice["findings"]), 2 * len(once["findings"]))
+
+    def test_present_only_drops_removed_findings(self):
+        _, everything = self.scan_json(target("oci-semantics"))
+        removed = [f for f in everything["findings"] if f["present_in_final_image"] is False]
+        self.assertTrue(removed)
+        for f in removed:
+            self.assertIn(f["removed_by"]["reason"], ("whiteout", "opaque-directory", "overwritten"))
+            self.assertGreater(f["removed_by"]["layer_index"], f["layer_index"])
+        _, present = self.scan_json("--present-only", target("oci-semantics"))
+        self.assertEqual(len(present["findings"]), len(everything["findings"]) - len(removed))
+        self.assertEqual(present["stats"]["findings_not_present"], len(removed))
+        self.assertFalse([f for f in present["findings"] if f["present_in_final_image"] is False])
+
+    def test_config_findings_and_redacted_attribution(self):
+        _, doc = self.scan_json(target("oci-semantics"))
+        config = [f for f in doc["findings"] if f["path"].startswith(("config:", "history["))]
+        self.assertTrue(config)
+        for f in config:
+            self.assertIsNone(f["layer_index"])
+            self.assertIsNone(f["layer_digest"])
+            self.assertTrue(f["present_in_final_image"])
+        _, shown = self.scan_json("--show-secrets", target("oci-semantics"))
+        history_secrets = {f["secret"] for f in shown["findings"] if f["path"].startswith("history[")}
+        self.assertTrue(history_secrets)
+        attributed = [f["created_by"] for f in doc["findings"] if f["created_by"]]
+        shown_attributed = [f["created_by"] for f in shown["findings"] if f["created_by"]]
+        self.assertTrue(any(s in c for c in shown_attributed for s in history_secrets))
+        for text in attributed:
+            for secret in history_secrets:
+                self.assertNotIn(secret, text)
+        out = run("scan", "--quiet", target("oci-semantics"), check_codes=[1]).stdout
+        for secret in {f["secret"] for f in shown["findings"]}:
+            self.assertNotIn(secret, out)
+
+    def test_baseline_suppresses_what_it_reported(self):
+        with tempfile.TemporaryDirectory() as d:
+            baseline = os.path.join(d, "baseline.json")
+            run("scan", "--quiet", "--format", "json", "-o", baseline, target("oci-demo"), check_codes=[1])
+            with open(baseline) as f:
+                count = len(json.load(f)["findings"])
+            code, doc = self.scan_json("--baseline", baseline, target("oci-demo"))
+            self.assertEqual(code, 0)
+            self.assertEqual(doc["findings"], [])
+            self.assertEqual(doc["stats"]["findings_suppressed"], count)
+            # Another image's findings are not in the baseline.
+            code, doc = self.scan_json("--baseline", baseline, target("oci-demo"), target("layer-gz"))
+            self.assertEqual(code, 1)
+            self.assertTrue(doc["findings"])
+            self.assertEqual({f["target"] for f in doc["findings"]}, {target("layer-gz")})
+            with open(os.path.join(d, "bad.json"), "w") as f:
+                f.write('{"not": "a report"}')
+            proc = run("scan", "--baseline", os.path.join(d, "bad.json"), target("layer-gz"))
+            self.assertEqual(proc.returncode, 2)
+            self.assertIn("bad.json", proc.stderr)
+
+    def test_ignore_files(self):
+        _, doc = self.scan_json(target("layer-gz"))
+        fingerprints = [f["fingerprint"] for f in doc["findings"]]
+        self.assertGreaterEqual(len(fingerprints), 3)
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, ".layersiftignore"), "w") as f:
+                f.write("# accepted: test fixtures\n\n" + fingerprints[0] + "  # rotated\n"
+                        + fingerprints[1] + "\n")
+            # Picked up from the working directory...
+            _, local = self.scan_json(target("layer-gz"), cwd=d)
+            self.assertEqual(local["stats"]["findings_suppressed"], 2)
+            self.assertEqual(len(local["findings"]), len(fingerprints) - 2)
+            self.assertNotIn(fingerprints[0], {f["fingerprint"] for f in local["findings"]})
+            # ... unless told not to; or named explicitly.
+            _, off = self.scan_json("--no-ignore-file", target("layer-gz"), cwd=d)
+            self.assertEqual(off["stats"]["findings_suppressed"], 0)
+            _, named = self.scan_json("--ignore-file", os.path.join(d, ".layersiftignore"), target("layer-gz"))
+            self.assertEqual(named["stats"]["findings_suppressed"], 2)
+            text = run("scan", "--quiet", target("layer-gz"), cwd=d, check_codes=[1]).stdout
+            self.assertIn("2 findings suppressed", text)
+            with open(os.path.join(d, "typo"), "w") as f:
+                f.write(fingerprints[0] + "\nnot-a-fingerprint\n")
+            proc = run("scan", "--ignore-file", os.path.join(d, "typo"), target("layer-gz"))
+            self.assertEqual(proc.returncode, 2)
+            self.assertIn("typo:2", proc.stderr)
+
+    def test_text_groups_one_secret_found_in_several_places(self):
+        _, doc = self.scan_json(target("oci-demo"), target("docker-archive"))
+        groups = {}
+        for f in doc["findings"]:
+            groups.setdefault((f["rule_id"], f["secret_sha256"]), []).append(f)
+        self.assertTrue(any(len(g) >= 2 for g in groups.values()))
+        text = run("scan", "--quiet", target("oci-demo"), target("docker-archive"), check_codes=[1]).stdout
+        headings = re.findall(r"^(\S+)  \S+  .*\((\d+) locations?\)$", text, re.M)
+        self.assertEqual(len(headings), len(groups))
+        self.assertEqual(sorted(int(n) for _, n in headings), sorted(len(g) for g in groups.values()))
+        self.assertIn(f"({len(groups)} distinct secret", text)
+        self.assertIn("removed by layer", text)
+        self.assertIn("present in the final image", text)
+        self.assertIn("created by: ", text)
+
+    def test_nested_archives_and_their_limits_on_the_command_line(self):
+        _, doc = self.scan_json(target("oci-semantics"))
+        self.assertTrue([f for f in doc["findings"] if "!" in f["path"]])
+        self.assertTrue(doc["skipped"])
+        for skip in doc["skipped"]:
+            self.assertTrue(skip["reason"])
+            self.assertEqual(skip["target"], target("oci-semantics"))
+        self.assertGreater(doc["stats"]["archives_expanded"], 0)
+        _, flat = self.scan_json("--max-archive-depth", "0", target("oci-semantics"))
+        self.assertFalse([f for f in flat["findings"] if "!" in f["path"]])
+        self.assertEqual(flat["stats"]["archives_expanded"], 0)
+        text = run("scan", "--quiet", target("oci-semantics"), check_codes=[1]).stdout
+        self.assertIn("Skipped (deliberately not scanned):", text)
+        help_text = run("scan", "--help", check_codes=[0]).stdout
+        for flag in ("--platform", "--present-only", "--max-archive-depth", "--max-archive-expanded",
+                     "--max-archive-ratio", "--max-zip-size", "--baseline", "--ignore-file"):
+            self.assertIn(flag, help_text)
+        self.assertEqual(run("scan", "--max-archive-expanded", "lots", target("layer-gz")).returncode, 2)
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--binary", required=True)
     parser.add_argument("--corpus", required=True)
     parser.add_argument("--source", required=True)
     ARGS, rest = parser.parse_known_args()
+    ARGS.binary = os.path.abspath(ARGS.binary)  # some tests run it from another directory
     unittest.main(argv=[sys.argv[0], *rest], verbosity=2)

@@ -3,6 +3,7 @@
 #define LAYERSIFT_TESTS_SCAN_UTIL_H_
 
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -42,6 +43,7 @@ struct ScanSetup {
   size_t chunk_bytes = 1 << 20;
   uint64_t max_memory_bytes = 512ull << 20;
   std::vector<Rule> rules = BuiltinRules();
+  std::function<void(ScanOptions&)> tune;  // anything else to set
 };
 
 inline ScanResult RunScan(const std::vector<std::string>& targets, const ScanSetup& setup,
@@ -54,6 +56,7 @@ inline ScanResult RunScan(const std::vector<std::string>& targets, const ScanSet
   options.chunk_bytes = setup.chunk_bytes;
   options.max_memory_bytes = setup.max_memory_bytes;
   options.excluded_path_patterns = DefaultExcludedPathPatterns();
+  if (setup.tune) setup.tune(options);
   ScanResult result = Scanner(*db, options).Scan(targets);
   if (effective_rules) *effective_rules = db->rules();
   return result;
