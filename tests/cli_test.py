@@ -497,5 +497,6 @@ if __name__ == "__main__":
     parser.add_argument("--corpus", required=True)
     parser.add_argument("--source", required=True)
     ARGS, rest = parser.parse_known_args()
-    ARGS.binary = os.path.abspath(ARGS.binary)  # some tests run it from another directory
+    # Some tests run from another directory.
+    ARGS.binary, ARGS.corpus = os.path.abspath(ARGS.binary), os.path.abspath(ARGS.corpus)
     unittest.main(argv=[sys.argv[0], *rest], verbosity=2)
