@@ -11,7 +11,14 @@ Writes, under OUTDIR (see corpus/README.md for every case and why it is there):
     layers/             standalone layer blobs: secrets.tar{.gz,.zst,} and three malformed ones
     oci-broken/         OCI layout, image "broken": good, truncated, digest-mismatched, good layers
     dir-demo/           a plain directory tree
-    golden.json         what the built-in rules must and must not report, and the errors expected
+    oci-semantics/      OCI layout, image "semantics": whiteouts, opaque directories, overwrites,
+                        secrets in the config (Env, Labels, Cmd, Entrypoint, history) and nested
+                        archives (jar, apk, whl, tar.gz, tar.zst, a corrupt jar, a zip bomb)
+    oci-multiarch/      OCI layout, ref "multi": a nested image index with linux/amd64,
+                        linux/arm64/v8 (sharing their base layer blob) and an attestation manifest
+    golden.json         what the built-in rules must and must not report (with each finding's
+                        platform, presence in the final image and creating instruction), the
+                        errors and skips expected
 
 The output is a function of the seed (zstd blobs also of the zstd version). Without --seed a
 random seed is drawn and printed. Every secret is a fresh random value in its rule's format; none
@@ -25,6 +32,7 @@ import base64
 import dataclasses
 import gzip
 import hashlib
+import io
 import json
 import math
 import os
@@ -36,6 +44,7 @@ import string
 import subprocess
 import sys
 import tarfile
+import zipfile
 from collections import Counter
 
 # --- Named limits and constants -------------------------------------------------------------
@@ -60,6 +69,14 @@ MT_LAYER_ZSTD = MT_LAYER_TAR + "+zstd"
 MT_CONFIG = "application/vnd.oci.image.config.v1+json"
 MT_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 MT_INDEX = "application/vnd.oci.image.index.v1+json"
+ZIP_DATE_TIME = (2024, 1, 1, 0, 0, 0)  # the fixed timestamp of every zip member
+# The engine's default limits for archives inside layers (ScanOptions): members of archives
+# nested deeper than this are not scanned; an archive stops expanding (the rest is skipped) once
+# its members pass both the ratio floor and the ratio times its own stored size.
+MAX_ARCHIVE_DEPTH = 2
+ARCHIVE_RATIO_FLOOR_BYTES = 1 << 20
+MAX_ARCHIVE_RATIO = 100
+BOMB_MEMBER_BYTES = 4 << 20  # the zip bomb's repetitive text member (deflates to ~12 KiB)
 
 ALNUM = string.ascii_letters + string.digits
 B64URL = ALNUM + "-_"
@@ -72,6 +89,15 @@ SKIP_EXCLUDED = "excluded-path"
 SKIP_BINARY = "binary"
 SKIP_SYMLINK = "symlink"
 SKIP_HARDLINK = "hardlink"
+SKIP_DEPTH = "archive-depth"  # inside an archive nested deeper than MAX_ARCHIVE_DEPTH
+SKIP_ZIP_BOMB = "zip-bomb"  # in an archive member after the expansion limit was reached
+SKIP_ATTESTATION = "attestation"  # in a layer of an attestation manifest (never read)
+SKIP_CORRUPT = "corrupt-archive"  # in a member of a truncated archive
+
+# Why a later layer removes a file from the final image (golden.json "removed_by.reason").
+REMOVED_WHITEOUT = "whiteout"
+REMOVED_OPAQUE = "opaque-directory"
+REMOVED_OVERWRITTEN = "overwritten"
 
 
 RULES_DIR = pathlib.Path(__file__).resolve().parent.parent / "rules" / "builtin"
@@ -315,6 +341,9 @@ class Member:
     plants: list[Plant] = dataclasses.field(default_factory=list)
     skip: str | None = None  # why `plants` must not be reported here
     tar_format: int = tarfile.USTAR_FORMAT
+    # For an archive (zip, jar, tar.gz, ...): the secrets inside it, as (member path below this
+    # file, e.g. "BOOT-INF/lib/inner.jar!config.properties", plant, why not reported or None).
+    inner: list[tuple[str, Plant, str | None]] = dataclasses.field(default_factory=list)
 
 
 def normalize(path: str) -> str:
@@ -374,6 +403,66 @@ def tar_bytes(members: list[Member]) -> bytes:
     out += b"\0" * (2 * TAR_BLOCK_BYTES)
     out += b"\0" * (-len(out) % TAR_RECORD_BYTES)
     return bytes(out)
+
+
+@dataclasses.dataclass
+class Entry:
+    """A file inside an archive (zip or tar) that a layer holds. `inner`: as for Member."""
+
+    name: str
+    data: bytes = b""
+    plants: list[Plant] = dataclasses.field(default_factory=list)
+    skip: str | None = None
+    inner: list[tuple[str, Plant, str | None]] = dataclasses.field(default_factory=list)
+    stored: bool = False  # zip: ZIP_STORED instead of deflate (Spring Boot stores nested jars)
+
+
+def text_entry(name: str, text: str, plants=(), skip: str | None = None, **kw) -> Entry:
+    data = text.encode()
+    for p in plants:
+        assert data.count(p.secret.encode()) == 1, (name, p.rule_id)
+    return Entry(name, data, list(plants), skip, **kw)
+
+
+def inner_of(entries: list[Entry]) -> list[tuple[str, Plant, str | None]]:
+    """The secrets inside an archive of `entries`, with their paths below the archive."""
+    out = []
+    for e in entries:
+        out += [(e.name, p, e.skip) for p in e.plants]
+        out += [(f"{e.name}!{sub}", p, e.skip or why) for sub, p, why in e.inner]
+    return out
+
+
+def zip_bytes(entries: list[Entry]) -> bytes:
+    """A zip of `entries` in order, every timestamp ZIP_DATE_TIME: a function of the contents."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for e in entries:
+            info = zipfile.ZipInfo(e.name, date_time=ZIP_DATE_TIME)
+            if e.name.endswith("/"):
+                info.external_attr = (0o40755 << 16) | 0x10
+                zf.writestr(info, b"")
+                continue
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_STORED if e.stored else zipfile.ZIP_DEFLATED
+            zf.writestr(info, e.data, compresslevel=None if e.stored else 9)
+    return buf.getvalue()
+
+
+def archive_file(path: str, entries: list[Entry], kind: str, skip: str | None = None) -> Entry:
+    """An archive of `entries` as an Entry (to nest it in another archive): kind is zip,
+    tar, tar.gz or tar.zst."""
+    if kind == "zip":
+        data = zip_bytes(entries)
+    else:
+        tar = tar_bytes(with_parent_dirs([Member(e.name, e.data) for e in entries]))
+        data = {"tar": lambda t: t, "tar.gz": gzip_bytes, "tar.zst": zstd_bytes}[kind](tar)
+    return Entry(path, data, skip=skip, inner=inner_of(entries))
+
+
+def archive_member(entry: Entry) -> Member:
+    """A layer file holding the archive `entry` (from archive_file)."""
+    return Member(entry.name, entry.data, skip=entry.skip, inner=list(entry.inner))
 
 
 def gzip_bytes(data: bytes) -> bytes:
@@ -439,20 +528,38 @@ _COMPRESS = {"gzip-2": gzip_two_members, "gzip": gzip_bytes, "zstd": zstd_bytes,
              "none": lambda data: data}
 
 
-def image_config(diff_ids: list[str], created_by: list[str]) -> bytes:
-    return json_bytes({
-        "created": CREATED,
-        "architecture": "amd64",
-        "os": "linux",
-        "config": {
-            "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                    "APP_ENV=production"],
-            "Cmd": ["/app/start.sh"],
-            "WorkingDir": "/app",
-        },
-        "rootfs": {"type": "layers", "diff_ids": diff_ids},
-        "history": [{"created": CREATED, "created_by": c} for c in created_by],
-    })
+def history_of(created_by: list[str]) -> list[dict]:
+    """One history entry per layer, none of them empty_layer."""
+    return [{"created": CREATED, "created_by": c} for c in created_by]
+
+
+def config_dict(history: list[dict], os_name: str = "linux", arch: str = "amd64",
+                variant: str | None = None, config: dict | None = None) -> dict:
+    """An image config without its rootfs (config_bytes adds it)."""
+    out = {"created": CREATED, "architecture": arch, "os": os_name}
+    if variant:
+        out["variant"] = variant
+    out["config"] = config if config is not None else {
+        "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                "APP_ENV=production"],
+        "Cmd": ["/app/start.sh"],
+        "WorkingDir": "/app",
+    }
+    out["history"] = history
+    return out
+
+
+def config_bytes(config: dict, tars: list[bytes]) -> bytes:
+    """`config` with rootfs.diff_ids naming the uncompressed layer tars, before its history."""
+    out = {k: v for k, v in config.items() if k != "history"}
+    out["rootfs"] = {"type": "layers", "diff_ids": ["sha256:" + sha256_hex(t) for t in tars]}
+    out["history"] = config["history"]
+    return json_bytes(out)
+
+
+def platform_of(config: dict) -> str:
+    """os/architecture[/variant], as the engine names an image's platform."""
+    return "/".join(x for x in (config["os"], config["architecture"], config.get("variant")) if x)
 
 
 class OciLayout:
@@ -472,7 +579,12 @@ class OciLayout:
             data if stored is None else stored)
         return digest
 
-    def add_image(self, ref_name: str, config: bytes, layers: list[dict]) -> None:
+    def put_layer(self, blob: bytes, media_type: str) -> dict:
+        return {"mediaType": media_type, "digest": self.put_blob(blob), "size": len(blob)}
+
+    def manifest(self, config: bytes, layers: list[dict], platform: dict,
+                 annotations: dict | None = None) -> dict:
+        """Stores an image manifest and its config; returns the manifest's descriptor."""
         manifest = json_bytes({
             "schemaVersion": 2,
             "mediaType": MT_MANIFEST,
@@ -480,41 +592,47 @@ class OciLayout:
                        "size": len(config)},
             "layers": layers,
         })
-        self.manifests.append({
-            "mediaType": MT_MANIFEST,
-            "digest": self.put_blob(manifest),
-            "size": len(manifest),
-            "platform": {"architecture": "amd64", "os": "linux"},
-            "annotations": {"org.opencontainers.image.ref.name": ref_name},
-        })
+        descriptor = {"mediaType": MT_MANIFEST, "digest": self.put_blob(manifest),
+                      "size": len(manifest), "platform": platform}
+        if annotations:
+            descriptor["annotations"] = annotations
+        return descriptor
+
+    def add_image(self, ref_name: str, config: bytes, layers: list[dict]) -> None:
+        self.manifests.append(self.manifest(
+            config, layers, {"architecture": "amd64", "os": "linux"},
+            {"org.opencontainers.image.ref.name": ref_name}))
+
+    def add_index(self, ref_name: str, manifests: list[dict]) -> None:
+        """Stores an image index blob listing `manifests`; index.json will point to it."""
+        index = json_bytes({"schemaVersion": 2, "mediaType": MT_INDEX, "manifests": manifests})
+        self.manifests.append({"mediaType": MT_INDEX, "digest": self.put_blob(index),
+                               "size": len(index),
+                               "annotations": {"org.opencontainers.image.ref.name": ref_name}})
 
     def finish(self) -> None:
         (self.root / "index.json").write_bytes(json_bytes(
             {"schemaVersion": 2, "mediaType": MT_INDEX, "manifests": self.manifests}))
 
 
-def write_oci_image(root: pathlib.Path, ref_name: str, layers: list[Layer]) -> list[bytes]:
+def write_oci_image(root: pathlib.Path, ref_name: str, layers: list[Layer],
+                    config: dict) -> list[bytes]:
     """Writes a one-image OCI layout; returns the uncompressed layer tars."""
     oci = OciLayout(root)
     tars = [layer.tar for layer in layers]
-    descriptors = []
-    for layer, tar in zip(layers, tars):
-        blob = _COMPRESS[layer.compression](tar)
-        descriptors.append({"mediaType": _MEDIA_TYPE[layer.compression],
-                            "digest": oci.put_blob(blob), "size": len(blob)})
-    config = image_config(["sha256:" + sha256_hex(t) for t in tars],
-                          [layer.created_by for layer in layers])
-    oci.add_image(ref_name, config, descriptors)
+    descriptors = [oci.put_layer(_COMPRESS[layer.compression](tar), _MEDIA_TYPE[layer.compression])
+                   for layer, tar in zip(layers, tars)]
+    oci.add_image(ref_name, config_bytes(config, tars), descriptors)
     oci.finish()
     return tars
 
 
-def write_docker_archive(path: pathlib.Path, repo_tag: str, layers: list[Layer],
+def write_docker_archive(path: pathlib.Path, repo_tag: str, config_doc: dict,
                          tars: list[bytes]) -> None:
     """Classic `docker save` output: <id>/{VERSION,json,layer.tar}, <config>.json, manifest.json,
     repositories. Layer directory ids are the layers' ChainIDs (OCI image spec, config.md)."""
     diff_ids = ["sha256:" + sha256_hex(t) for t in tars]
-    config = image_config(diff_ids, [layer.created_by for layer in layers])
+    config = config_bytes(config_doc, tars)
     config_name = sha256_hex(config) + ".json"
     members, layer_paths, chain, parent = [], [], "", ""
     for diff_id, tar in zip(diff_ids, tars):
@@ -539,56 +657,210 @@ def write_docker_archive(path: pathlib.Path, repo_tag: str, layers: list[Layer],
     path.write_bytes(tar_bytes(members))
 
 
+# --- Image semantics --------------------------------------------------------------------------
+# A Python model of what the engine must report about each finding in an image: whether a later
+# layer removes its file (OCI image-spec layer semantics), which history entry made its layer
+# (with the secrets found in it masked), and the image config's virtual files.
+
+
+def _is_ancestor(directory: str, path: str) -> bool:
+    """Whether `directory` ("" is the root) is a proper ancestor of `path`."""
+    return directory == "" or path.startswith(directory + "/")
+
+
+def removal_reason(entry: Member, path: str) -> str | None:
+    """Why the layer entry `entry` removes the file `path` of an earlier layer, if it does."""
+    q = normalize(entry.path).rstrip("/")
+    parent, _, name = q.rpartition("/")
+    if name == ".wh..wh..opq":
+        return REMOVED_OPAQUE if _is_ancestor(parent, path) else None
+    if name.startswith(".wh."):
+        hidden = f"{parent}/{name[4:]}" if parent else name[4:]
+        return REMOVED_WHITEOUT if hidden == path or _is_ancestor(hidden, path) else None
+    if q == path or (q and entry.kind != "dir" and _is_ancestor(q, path)):
+        return REMOVED_OVERWRITTEN
+    return None
+
+
+def presence(layers: list[list[Member]], layer: int, path: str,
+             failed: frozenset[int] = frozenset()) -> tuple[bool | None, dict | None]:
+    """(present_in_final_image, removed_by) of a file that layer `layer` holds at `path` (for a
+    member of an archive, the archive's path counts): the first later layer that removes it wins.
+    Unknown (None) when a later layer failed before any removal was seen."""
+    path = path.split("!", 1)[0]
+    for later in range(layer + 1, len(layers)):
+        if later in failed:
+            return None, None
+        reasons = {r for e in layers[later] if (r := removal_reason(e, path))}
+        assert len(reasons) <= 1, (path, later, reasons)  # the corpus avoids ambiguous layers
+        if reasons:
+            return False, {"layer_index": later, "reason": reasons.pop()}
+    return True, None
+
+
+def config_files(config: dict) -> list[tuple[str, str]]:
+    """The image config's virtual files (name, content) that the engine scans: Env items,
+    Labels as KEY=value, Cmd and Entrypoint joined by spaces, User, WorkingDir and every
+    history entry's created_by (k counts all entries). Empty contents are not scanned."""
+    c = config.get("config") or {}
+    out = [(f"config:Env[{i}]", env) for i, env in enumerate(c.get("Env") or [])]
+    out += [(f"config:Labels[{k}]", f"{k}={v}") for k, v in (c.get("Labels") or {}).items()]
+    out += [(f"config:{key}", " ".join(c.get(key) or [])) for key in ("Cmd", "Entrypoint")]
+    out += [(f"config:{key}", c.get(key) or "") for key in ("User", "WorkingDir")]
+    out += [(f"history[{k}].created_by", h.get("created_by") or "")
+            for k, h in enumerate(config.get("history") or [])]
+    return [(name, text) for name, text in out if text]
+
+
+def redact_secret(secret: bytes) -> str:
+    """The engine's RedactSecret: a few leading bytes (non-printable ones as '?'), an ellipsis
+    and the length in bytes."""
+    shown = 4 if len(secret) >= 16 else len(secret) // 4
+    head = "".join("?" if b < 0x20 or b >= 0x7f else chr(b) for b in secret[:shown])
+    return f"{head}\u2026{len(secret)}"
+
+
+def found_in(text: str, plants: list[Plant]) -> list[Plant]:
+    """The plants of `plants` whose secret occurs in `text` (each must occur at most once)."""
+    out = []
+    for p in plants:
+        n = text.count(p.secret)
+        assert n <= 1, (text, p.rule_id)
+        if n:
+            out.append(p)
+    return out
+
+
+def redact(text: str, plants: list[Plant]) -> str:
+    """`text` with the byte range of every secret found in it replaced by its redaction;
+    overlapping or identical ranges (one secret, two rules) merged first."""
+    data = text.encode()
+    ranges = sorted((data.find(p.secret.encode()), data.find(p.secret.encode())
+                     + len(p.secret.encode())) for p in found_in(text, plants))
+    merged: list[list[int]] = []
+    for begin, end in ranges:
+        if merged and begin < merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([begin, end])
+    for begin, end in reversed(merged):
+        data = data[:begin] + redact_secret(data[begin:end]).encode() + data[end:]
+    return data.decode()
+
+
+def layer_created_by(config: dict, layer_count: int, plants: list[Plant]) -> list[str | None]:
+    """Per layer, the created_by of its history entry (the i-th entry without empty_layer),
+    redacted; None where the layer has no entry or the entry no created_by."""
+    made = [h for h in config.get("history") or [] if not h.get("empty_layer")]
+    return [redact(made[i]["created_by"], plants) if i < len(made) and made[i].get("created_by")
+            else None for i in range(layer_count)]
+
+
+def findings_of(m: Member) -> list[tuple[str, Plant, str | None]]:
+    """(path, plant, why it must not be reported or None) for every secret in a layer entry,
+    the members of an archive included (path OUTER!MEMBER)."""
+    reason = m.skip or (None if m.kind == "file" else m.kind)
+    out = [(normalize(m.path), p, reason) for p in m.plants]
+    for sub, p, why in m.inner:
+        path = f"{normalize(m.path)}!{sub}"
+        depth_skip = SKIP_DEPTH if path.count("!") > MAX_ARCHIVE_DEPTH else None
+        out.append((path, p, reason or why or depth_skip))
+    return out
+
+
 # --- Golden results ---------------------------------------------------------------------------
 
 
 class Golden:
-    """Collects golden.json: what must be found, what must not, which layers must fail."""
+    """Collects golden.json: what must be found, what must not, which layers must fail, what
+    must be skipped."""
 
     def __init__(self, seed: int):
         self.seed = seed
         self.targets: dict[str, str] = {}
         self.layer_counts: dict[str, int] = {}
+        self.blob_counts: dict[str, int] = {}
         self.expected: list[dict] = []
         self.not_expected: list[dict] = []
         self.expected_errors: list[dict] = []
+        self.expected_skips: list[dict] = []
 
-    def target(self, name: str, spec: str, layer_count: int) -> None:
+    def target(self, name: str, spec: str, layer_count: int, blob_count: int | None = None) -> None:
         self.targets[name] = spec
         self.layer_counts[name] = layer_count
+        if blob_count is not None:
+            self.blob_counts[name] = blob_count
+
+    def _add(self, target: str, layer_index: int | None, path: str, plant: Plant,
+             reason: str | None, platform: str | None = None,
+             present: tuple[bool | None, dict | None] = (None, None),
+             created_by: str | None = None) -> None:
+        entry = {"target": target, "layer_index": layer_index, "path": path,
+                 "rule_id": plant.rule_id, "secret_sha256": plant.sha256}
+        if reason is None:
+            self.expected.append({**entry, "platform": platform,
+                                  "present_in_final_image": present[0], "removed_by": present[1],
+                                  "created_by": created_by})
+        else:
+            self.not_expected.append({**entry, "reason": reason})
 
     def add_members(self, target: str, layer_index: int | None, members: list[Member],
                     skip_all: str | None = None) -> None:
+        """The secrets of a bare layer or a directory: no image, so no platform, presence or
+        creating instruction."""
         for m in members:
-            reason = skip_all or m.skip or (None if m.kind == "file" else m.kind)
-            for p in m.plants:
-                entry = {"target": target, "layer_index": layer_index,
-                         "path": normalize(m.path), "rule_id": p.rule_id,
-                         "secret_sha256": p.sha256}
-                if reason is None:
-                    self.expected.append(entry)
-                else:
-                    self.not_expected.append({**entry, "reason": reason})
+            for path, p, reason in findings_of(m):
+                self._add(target, layer_index, path, p, skip_all or reason)
+
+    def add_image(self, target: str, layers: list[list[Member]], config: dict,
+                  config_plants: list[Plant], failed: frozenset[int] = frozenset()) -> None:
+        """The secrets of an image: every layer's files (each copy its own entry, with its
+        presence in the final image and its layer's created_by) and the config's virtual files.
+        `config_plants` are the secrets planted in the config; `failed`, layers that fail."""
+        platform = platform_of(config)
+        created_by = layer_created_by(config, len(layers), config_plants)
+        for i, members in enumerate(layers):
+            for m in members:
+                for path, p, reason in findings_of(m):
+                    self._add(target, i, path, p, reason, platform,
+                              presence(layers, i, path, failed), created_by[i])
+        seen: set[str] = set()
+        for name, text in config_files(config):
+            for p in found_in(text, config_plants):
+                seen.add(p.secret)
+                self._add(target, None, name, p, None, platform, (True, None), None)
+        assert seen == {p.secret for p in config_plants}, "a config plant is in no config file"
 
     def error(self, target: str, layer_index: int, contains: str) -> None:
         self.expected_errors.append(
             {"target": target, "layer_index": layer_index, "contains": contains})
 
+    def skip(self, target: str, layer_index: int | None, path: str, contains: str) -> None:
+        self.expected_skips.append(
+            {"target": target, "layer_index": layer_index, "path": path, "contains": contains})
+
+    def of(self, target: str, path: str, rule_id: str | None = None) -> list[dict]:
+        """Expected entries of `target` at `path` (for the generator's own checks)."""
+        return [e for e in self.expected if e["target"] == target and e["path"] == path
+                and (rule_id is None or e["rule_id"] == rule_id)]
+
     def write(self, path: pathlib.Path) -> None:
         order = {name: i for i, name in enumerate(self.targets)}
 
         def key(e: dict) -> tuple:
-            return (order[e["target"]], -1 if e["layer_index"] is None else e["layer_index"],
-                    e["path"], e["rule_id"],
-                    e["secret_sha256"])
+            return (order[e["target"]], e.get("platform") or "",
+                    -1 if e["layer_index"] is None else e["layer_index"],
+                    e["path"], e["rule_id"], e["secret_sha256"])
 
         path.write_bytes(json_bytes({
             "seed": self.seed,
             "targets": self.targets,
             "layer_counts": self.layer_counts,
+            "blob_counts": self.blob_counts,
             "expected": sorted(self.expected, key=key),
             "not_expected": sorted(self.not_expected, key=key),
             "expected_errors": self.expected_errors,
+            "expected_skips": self.expected_skips,
         }))
 
 
@@ -886,6 +1158,294 @@ class Corpus:
         ]
 
 
+    def semantics_image(self) -> tuple[list[Layer], dict, list[Plant], list[tuple[int, str, str]]]:
+        """The image "semantics": (layers, config without rootfs, the secrets planted in the
+        config, the skips expected as (layer, path, reason fragment))."""
+        s, f, r = self.secrets, self.filler, self.rng
+
+        # Layer 0: the base. gzip. Files that later layers remove in every way there is.
+        wh_akid, wh_aks = s.token("aws-access-key-id"), s.token("aws-secret-access-key")
+        dir_gho, dir_gldt = s.token("github-oauth-token"), s.token("gitlab-deploy-token")
+        opq_bot = s.token("slack-bot-token")
+        old_sk = s.token("stripe-secret-key")
+        replaced_pg = s.password("postgres-connection-string")
+        link_do = s.token("digitalocean-token")
+        readd_old = s.token("sendgrid-api-key")
+        kept_vault = s.token("hashicorp-vault-token")
+        layer0 = [
+            text_file("etc/os-release", 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\n'),
+            text_file("etc/app/secret.env", f"AWS_ACCESS_KEY_ID={wh_akid.secret}\n"
+                      f"AWS_SECRET_ACCESS_KEY={wh_aks.secret}\n", [wh_akid, wh_aks]),
+            text_file("opt/olddir/creds.txt", f"oauth_token: {dir_gho.secret}\n", [dir_gho]),
+            text_file("opt/olddir/sub/deploy.env", f"CI_DEPLOY_PASSWORD={dir_gldt.secret}\n",
+                      [dir_gldt]),
+            text_file("srv/cache/token.txt", f"SLACK_BOT_TOKEN={opq_bot.secret}\n", [opq_bot]),
+            text_file("app/config.env", f"APP_ENV=production\nSTRIPE_SECRET_KEY={old_sk.secret}\n",
+                      [old_sk]),
+            text_file("var/lib/appdata/db.conf",
+                      f"url = postgres://app:{replaced_pg.secret}@db.internal:5432/app\n",
+                      [replaced_pg]),
+            text_file("usr/local/etc/app/api.env", f"DIGITALOCEAN_TOKEN={link_do.secret}\n",
+                      [link_do]),
+            text_file("etc/readd.env", f"SENDGRID_API_KEY={readd_old.secret}\n", [readd_old]),
+            text_file("etc/vault/agent.env", f"VAULT_ADDR=https://vault.internal:8200\n"
+                      f"VAULT_TOKEN={kept_vault.secret}\n", [kept_vault]),
+            *self.fillers("", 10),
+        ]
+
+        # Layer 1: RUN with a build argument. zstd. Two whiteouts; the secrets it wrote are also
+        # in its history entry, so its created_by is reported redacted.
+        run_ghp, run_npm = s.token("github-pat"), s.token("npm-access-token")
+        run_npmrc = Plant("npmrc-auth-token", run_npm.secret)
+        run_line = (f"RUN |1 GH_TOKEN={run_ghp.secret} /bin/sh -c mkdir -p /root/.config/gh && "
+                    'echo "github.com: {oauth_token: $GH_TOKEN}" > /root/.config/gh/hosts.yml && '
+                    f'echo "//registry.npmjs.org/:_authToken={run_npm.secret}" > /root/.npmrc && '
+                    "npm ci --omit=dev")
+        layer1 = [
+            text_file("opt/.wh.olddir", ""),
+            text_file("etc/.wh.readd.env", ""),
+            text_file("root/.config/gh/hosts.yml",
+                      f"github.com:\n    user: ci-bot\n    oauth_token: {run_ghp.secret}\n"
+                      "    git_protocol: https\n", [run_ghp]),
+            text_file("root/.npmrc", f"//registry.npmjs.org/:_authToken={run_npm.secret}\n",
+                      [run_npm, run_npmrc]),
+            *self.fillers("", 10),
+        ]
+
+        # Layer 2: clean-up. Uncompressed. A whiteout, an opaque directory with a new file in the
+        # same layer (which stays), a regular file where a directory was.
+        opq_new, file_hf = s.token("slack-bot-token"), s.token("huggingface-token")
+        layer2 = [
+            text_file("etc/app/.wh.secret.env", ""),
+            text_file("srv/cache/.wh..wh..opq", ""),
+            text_file("srv/cache/new-token.txt", f"SLACK_BOT_TOKEN={opq_new.secret}\n", [opq_new]),
+            text_file("var/lib/appdata", f"HF_TOKEN={file_hf.secret}\n", [file_hf]),
+            *self.fillers("", 8),
+        ]
+
+        # Layer 3: new configuration. gzip. An overwrite, a re-added file, a symlink where a
+        # directory was, an archive that layer 4 deletes.
+        new_sk, readd_new = s.token("stripe-secret-key"), s.token("sendgrid-api-key")
+        release_glrt = s.token("gitlab-runner-token")
+        layer3 = [
+            text_file("app/config.env", f"APP_ENV=production\nSTRIPE_SECRET_KEY={new_sk.secret}\n",
+                      [new_sk]),
+            text_file("etc/readd.env", f"SENDGRID_API_KEY={readd_new.secret}\n", [readd_new]),
+            Member("usr/local/etc/app", kind="symlink", link="/etc/app"),
+            archive_member(archive_file("opt/releases/old-release.tar.gz", [
+                text_entry("release/.env", f"RUNNER_TOKEN={release_glrt.secret}\n",
+                           [release_glrt])], "tar.gz")),
+            *self.fillers("", 8),
+        ]
+
+        # Layer 4: the application's archives. zstd.
+        manifest_mf = "Manifest-Version: 1.0\nCreated-By: Maven JAR Plugin 3.3.0\n"
+        boot_pw, inner_ghs = s.password("spring-datasource-password"), s.token("github-app-token")
+        deep_xapp, class_rk = s.token("slack-app-token"), s.token("stripe-restricted-key")
+        deeper = archive_file("lib/deeper.jar", [
+            text_entry("META-INF/MANIFEST.MF", manifest_mf),
+            text_entry("secret.properties", f"slack.app-token={deep_xapp.secret}\n", [deep_xapp]),
+        ], "zip")
+        inner = archive_file("BOOT-INF/lib/inner.jar", [
+            text_entry("META-INF/MANIFEST.MF", manifest_mf),
+            text_entry("config.properties", f"github.app.token={inner_ghs.secret}\n", [inner_ghs]),
+            deeper,
+        ], "zip")
+        inner.stored = True  # as Spring Boot stores nested jars
+        class_data = (b"\xca\xfe\xba\xbe\x00\x00\x00\x3d" + r.randbytes(300) + b"\x01\x00\x20"
+                      + class_rk.secret.encode() + r.randbytes(200))
+        jar = archive_file("app/app.jar", [
+            Entry("META-INF/"),
+            text_entry("META-INF/MANIFEST.MF", manifest_mf + "Main-Class: org.springframework."
+                       "boot.loader.launch.JarLauncher\nStart-Class: com.acme.App\n"),
+            Entry("BOOT-INF/"),
+            Entry("BOOT-INF/classes/"),
+            text_entry("BOOT-INF/classes/application.properties",
+                       "server.port=8080\nspring.datasource.username=app\n"
+                       f"spring.datasource.password={boot_pw.secret}\n", [boot_pw]),
+            Entry("BOOT-INF/classes/com/acme/Config.class", class_data, [class_rk],
+                  skip=SKIP_BINARY),
+            Entry("BOOT-INF/lib/"),
+            inner,
+        ], "zip")
+
+        apk_gkey = s.token("google-api-key")
+        apk = archive_file("app/mobile/app-release.apk", [
+            Entry("AndroidManifest.xml", b"\x03\x00\x08\x00" + r.randbytes(400)),
+            Entry("classes.dex", b"dex\n035\x00" + r.randbytes(600)),
+            text_entry("assets/google-services.json",
+                       '{\n  "client": [{\n    "api_key": [{"current_key": '
+                       f'"{apk_gkey.secret}"}}]\n  }}]\n}}\n', [apk_gkey]),
+        ], "zip")
+
+        whl_fg = s.token("github-fine-grained-pat")
+        whl = archive_file("app/wheels/acme_client-1.4.0-py3-none-any.whl", [
+            text_entry("acme_client/__init__.py", '"""ACME API client."""\n__version__ = "1.4.0"\n'),
+            text_entry("acme_client/_defaults.py", f'DEFAULT_TOKEN = "{whl_fg.secret}"\n', [whl_fg]),
+            text_entry("acme_client-1.4.0.dist-info/METADATA",
+                       "Metadata-Version: 2.1\nName: acme-client\nVersion: 1.4.0\n"),
+            text_entry("acme_client-1.4.0.dist-info/WHEEL", "Wheel-Version: 1.0\n"
+                       "Generator: bdist_wheel (0.42.0)\nRoot-Is-Purelib: true\nTag: py3-none-any\n"),
+        ], "zip")
+
+        site_key = s.token("google-api-key")
+        site = archive_file("app/static/site.tar.gz", [
+            text_entry("site/index.html", "<!doctype html>\n<title>acme</title>\n<p>"
+                       + f.words(30) + "</p>\n"),
+            text_entry("site/assets/config.js", f'window.MAPS_API_KEY = "{site_key.secret}";\n',
+                       [site_key]),
+        ], "tar.gz")
+
+        bundle_dckr, plugin_glpat = s.token("dockerhub-pat"), s.token("gitlab-pat")
+        plugin = archive_file("vendor/plugin.tgz", [
+            text_entry("plugin/.env", f"GITLAB_TOKEN={plugin_glpat.secret}\n", [plugin_glpat]),
+        ], "tar.gz")
+        bundle = archive_file("app/bundle.tar.zst", [
+            text_entry("bundle/registry.env", f"DOCKERHUB_TOKEN={bundle_dckr.secret}\n",
+                       [bundle_dckr]),
+            plugin,
+            text_entry("bundle/README", f.prose(6)),
+        ], "tar.zst")
+
+        # A jar cut inside its second member's (stored) data, before the secret: no central
+        # directory, and the secret's bytes are not in the file.
+        broken_ghs = s.token("github-app-token")
+        broken_entries = [
+            text_entry("META-INF/MANIFEST.MF", manifest_mf),
+            Entry("config.properties", (f.config(40) + f"github.app.token={broken_ghs.secret}\n")
+                  .encode(), [broken_ghs], skip=SKIP_CORRUPT, stored=True),
+        ]
+        full = zip_bytes(broken_entries)
+        cut = full.index(broken_ghs.secret.encode()) - 64
+        assert cut > full.index(b"config.properties") + len("config.properties")
+        broken = Entry("app/lib/broken.jar", full[:cut], inner=inner_of(broken_entries))
+
+        # A zip bomb: a small member with a secret (read), ~4 MiB of one repeated text line
+        # (deflated ~340:1; the limit is hit inside it), then a member with a secret (skipped).
+        bomb_first, bomb_late = s.token("slack-user-token"), s.token("stripe-secret-key")
+        line = "2024-01-01T00:00:00.000Z INFO [health] GET /healthz 200 OK\n"
+        bomb = archive_file("app/data/bomb.zip", [
+            text_entry("README.txt", f"health log export\nSLACK_USER_TOKEN={bomb_first.secret}\n",
+                       [bomb_first]),
+            Entry("data/health.log", (line * (BOMB_MEMBER_BYTES // len(line))).encode()),
+            text_entry("config/late.env", f"STRIPE_SECRET_KEY={bomb_late.secret}\n", [bomb_late],
+                       skip=SKIP_ZIP_BOMB),
+        ], "zip")
+        limit = max(ARCHIVE_RATIO_FLOOR_BYTES, MAX_ARCHIVE_RATIO * len(bomb.data))
+        assert limit < BOMB_MEMBER_BYTES - len(line), (len(bomb.data), limit)
+
+        layer4 = [
+            text_file("opt/releases/.wh.old-release.tar.gz", ""),
+            archive_member(jar),
+            archive_member(apk),
+            archive_member(whl),
+            archive_member(site),
+            archive_member(bundle),
+            archive_member(broken),
+            archive_member(bomb),
+            *self.fillers("", 6),
+        ]
+        # Every other archive stays far below the expansion limit.
+        for a in (jar, apk, whl, site, bundle):
+            assert len(a.data) < ARCHIVE_RATIO_FLOOR_BYTES // 8
+        skips = [
+            (4, "app/app.jar!BOOT-INF/lib/inner.jar!lib/deeper.jar", "depth"),
+            (4, "app/lib/broken.jar", "corrupt"),
+            (4, "app/data/bomb.zip", "zip-bomb"),
+        ]
+
+        # The config: secrets in Env, a label, Entrypoint and Cmd, and in the history entries that
+        # set them (empty_layer) and in the RUN of layer 1.
+        env_sk, env_hf = s.token("stripe-secret-key"), s.token("huggingface-token")
+        label_hook = s.token("slack-webhook-url")
+        entry_glpat, cmd_sg = s.token("gitlab-pat"), s.token("sendgrid-api-key")
+        entrypoint = ["/app/bin/server", f"--gitlab-token={entry_glpat.secret}"]
+        cmd = ["serve", "--sendgrid-key", cmd_sg.secret]
+        label_key = "com.acme.alerts.slack-webhook"
+
+        def h(created_by: str | None, empty: bool = False, **extra) -> dict:
+            entry = {"created": CREATED, **({"created_by": created_by} if created_by else {}),
+                     **extra}
+            return {**entry, "empty_layer": True} if empty else entry
+
+        history = [
+            h("ADD base-rootfs.tar.gz / # gzip"),
+            h("ARG BUILD_ID=20240101", empty=True),
+            h(f"ENV STRIPE_API_KEY={env_sk.secret} HF_TOKEN={env_hf.secret}", empty=True),
+            h(None, empty=True, comment="buildkit.dockerfile.v0"),  # no created_by: not scanned
+            h(run_line),
+            h(f"LABEL {label_key}=https://{label_hook.secret}", empty=True),
+            h("RUN /bin/sh -c rm -rf /etc/app/secret.env /srv/cache/* /var/lib/appdata "
+              "# uncompressed"),
+            h("COPY config/ / # gzip"),
+            h("WORKDIR /srv/app", empty=True),
+            h("COPY dist/ /app/ # zstd, archives"),
+            h("USER app", empty=True),
+            h("ENTRYPOINT " + json.dumps(entrypoint, separators=(",", ":")), empty=True),
+            h("CMD " + json.dumps(cmd, separators=(",", ":")), empty=True),
+        ]
+        config = config_dict(history, config={
+            "User": "app",
+            "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                    f"STRIPE_API_KEY={env_sk.secret}", f"HF_TOKEN={env_hf.secret}",
+                    "APP_ENV=production"],
+            "Entrypoint": entrypoint,
+            "Cmd": cmd,
+            "WorkingDir": "/srv/app",
+            "Labels": {"org.opencontainers.image.source": "https://github.com/acme/semantics",
+                       label_key: f"https://{label_hook.secret}", "com.acme.team": "payments"},
+        })
+        config_plants = [env_sk, env_hf, label_hook, entry_glpat, cmd_sg, run_ghp, run_npm,
+                         run_npmrc]
+        layers = [
+            Layer(with_parent_dirs(layer0), "gzip", ""),
+            Layer(with_parent_dirs(layer1), "zstd", ""),
+            Layer(with_parent_dirs(layer2), "none", ""),
+            Layer(with_parent_dirs(layer3), "gzip", ""),
+            Layer(with_parent_dirs(layer4), "zstd", ""),
+        ]
+        made = [e["created_by"] for e in history if not e.get("empty_layer")]
+        assert len(made) == len(layers)
+        for layer, created_by in zip(layers, made):
+            layer.created_by = created_by
+        return layers, config, config_plants, skips
+
+    def multiarch_images(self) -> dict:
+        """The members of the multi-platform image: a shared base layer, one layer per platform,
+        an attestation layer; and the secrets of the configs."""
+        s = self.secrets
+        amqp, ghs = s.password("amqp-connection-string"), s.token("github-app-token")
+        vault, do = s.token("hashicorp-vault-token"), s.token("digitalocean-token")
+        att_ghp, env_dckr = s.token("github-pat"), s.token("dockerhub-pat")
+        base = with_parent_dirs([
+            text_file("etc/base/.env", f"BROKER_URL=amqp://app:{amqp.secret}@mq.internal:5672/app\n",
+                      [amqp]),
+            text_file("opt/shared/creds.json", f'{{"token": "{ghs.secret}"}}\n', [ghs]),
+            *self.fillers("", 6),
+        ])
+        amd64 = with_parent_dirs([
+            text_file("opt/shared/.wh.creds.json", ""),
+            text_file("app/amd64.env", f"VAULT_TOKEN={vault.secret}\n", [vault]),
+            *self.fillers("", 4),
+        ])
+        arm64 = with_parent_dirs([
+            text_file("app/arm64.env", f"DIGITALOCEAN_TOKEN={do.secret}\n", [do]),
+            *self.fillers("", 4),
+        ])
+        provenance = json.dumps({
+            "_type": "https://in-toto.io/Statement/v0.1",
+            "predicateType": "https://slsa.dev/provenance/v0.2",
+            "predicate": {"invocation": {"parameters": {
+                "args": {"build-arg:GITHUB_TOKEN": att_ghp.secret}}}},
+        }, indent=2) + "\n"
+        attestation = with_parent_dirs([
+            text_file("attestations/provenance.json", provenance, [att_ghp],
+                      skip=SKIP_ATTESTATION),
+        ])
+        return {"base": base, "amd64": amd64, "arm64": arm64, "attestation": attestation,
+                "env_plant": env_dckr}
+
+
 # Near misses: placeholders and templates that no built-in rule may report.
 _DECOYS = """\
 # Copy to .env and fill in. Nothing below is a real credential.
@@ -909,7 +1469,8 @@ NPM_TOKEN=${NPM_TOKEN}
 
 # --- Output ----------------------------------------------------------------------------------
 
-_OUTPUTS = ("oci-demo", "oci-broken", "dir-demo", "layers", "docker-archive.tar", "golden.json")
+_OUTPUTS = ("oci-demo", "oci-broken", "dir-demo", "layers", "docker-archive.tar", "oci-semantics",
+            "oci-multiarch", "golden.json")
 
 
 def write_dir(root: pathlib.Path, members: list[Member]) -> None:
@@ -937,13 +1498,15 @@ def generate(outdir: pathlib.Path, seed: int) -> Golden:
 
     # oci-demo and docker-archive: the same image.
     demo = corpus.demo_layers()
-    tars = write_oci_image(outdir / "oci-demo", "demo", demo)
-    write_docker_archive(outdir / "docker-archive.tar", "demo:latest", demo, tars)
-    golden.target("oci-demo", "oci:OUTDIR/oci-demo:demo", len(demo))
-    golden.target("docker-archive", "docker-archive:OUTDIR/docker-archive.tar", len(demo))
+    demo_config = config_dict(history_of([layer.created_by for layer in demo]))
+    tars = write_oci_image(outdir / "oci-demo", "demo", demo, demo_config)
+    write_docker_archive(outdir / "docker-archive.tar", "demo:latest", demo_config, tars)
+    golden.target("oci-demo", "oci:OUTDIR/oci-demo:demo", len(demo), len(demo))
+    golden.target("docker-archive", "docker-archive:OUTDIR/docker-archive.tar", len(demo),
+                  len(demo))
     for target in ("oci-demo", "docker-archive"):
-        for i, layer in enumerate(demo):
-            golden.add_members(target, i, layer.members)
+        golden.add_image(target, [layer.members for layer in demo], demo_config, [])
+    check_demo(golden)
 
     # Standalone layers: one small secret-bearing tar in three encodings, three malformed blobs.
     layers_dir = outdir / "layers"
@@ -954,19 +1517,19 @@ def generate(outdir: pathlib.Path, seed: int) -> Golden:
                                ("layer-zst", "secrets.tar.zst", zstd_bytes(secrets_tar)),
                                ("layer-tar", "secrets.tar", secrets_tar)):
         (layers_dir / name).write_bytes(blob)
-        golden.target(target, f"layer:OUTDIR/layers/{name}", 1)
+        golden.target(target, f"layer:OUTDIR/layers/{name}", 1, 1)
         golden.add_members(target, 0, secrets)
 
     truncated = gzip_bytes(tar_bytes(corpus.filler_layer(60)))
     (layers_dir / "truncated.tar.gz").write_bytes(truncated[: len(truncated) // 2])
-    golden.target("layer-truncated-gz", "layer:OUTDIR/layers/truncated.tar.gz", 1)
+    golden.target("layer-truncated-gz", "layer:OUTDIR/layers/truncated.tar.gz", 1, 1)
     golden.error("layer-truncated-gz", 0, "gzip")
 
     big_filler = tar_bytes(corpus.filler_layer(400))
     assert len(big_filler) > 2 * ZSTD_MAX_BLOCK_BYTES
     (layers_dir / "bad-frame.tar.zst").write_bytes(
         corrupt_second_zstd_block(zstd_bytes(big_filler)))
-    golden.target("layer-bad-frame-zst", "layer:OUTDIR/layers/bad-frame.tar.zst", 1)
+    golden.target("layer-bad-frame-zst", "layer:OUTDIR/layers/bad-frame.tar.zst", 1, 1)
     golden.error("layer-bad-frame-zst", 0, "zstd")
 
     # Three files, no directory entries: the second header follows the first file's data.
@@ -975,7 +1538,7 @@ def generate(outdir: pathlib.Path, seed: int) -> Golden:
     second_header = TAR_BLOCK_BYTES + len(three[0].data) + (-len(three[0].data) % TAR_BLOCK_BYTES)
     (layers_dir / "bad-header.tar").write_bytes(
         corrupt_tar_checksum(tar_bytes(three), second_header))
-    golden.target("layer-bad-header-tar", "layer:OUTDIR/layers/bad-header.tar", 1)
+    golden.target("layer-bad-header-tar", "layer:OUTDIR/layers/bad-header.tar", 1, 1)
     golden.error("layer-bad-header-tar", 0, "tar")
 
     # oci-broken: good, truncated gzip, digest mismatch, good.
@@ -997,20 +1560,20 @@ def generate(outdir: pathlib.Path, seed: int) -> Golden:
          "size": len(blob2)},
         {"mediaType": MT_LAYER_ZSTD, "digest": oci.put_blob(blob3), "size": len(blob3)},
     ]
-    config = image_config(["sha256:" + sha256_hex(t) for t in tars],
-                          ["ADD good.tar /", "ADD truncated.tar /", "ADD tampered.tar /",
-                           "ADD good.tar.zst /"])
-    oci.add_image("broken", config, descriptors)
+    broken_config = config_dict(history_of(["ADD good.tar /", "ADD truncated.tar /",
+                                            "ADD tampered.tar /", "ADD good.tar.zst /"]))
+    oci.add_image("broken", config_bytes(broken_config, tars), descriptors)
     oci.finish()
-    golden.target("oci-broken", "oci:OUTDIR/oci-broken:broken", 4)
-    golden.add_members("oci-broken", 0, good0)
-    golden.add_members("oci-broken", 1, trunc1)
+    golden.target("oci-broken", "oci:OUTDIR/oci-broken:broken", 4, 4)
     # The tampered blob is scanned as it streams and the mismatch shows only at its end: the
-    # layer is reported as failed, and what was found in it is still reported.
-    golden.add_members("oci-broken", 2, mismatch2)
-    golden.add_members("oci-broken", 3, good3)
+    # layer is reported as failed, and what was found in it is still reported. Layer 1 fails,
+    # so whether layer 0's files reach the final image is unknown.
+    golden.add_image("oci-broken", [good0, trunc1, mismatch2, good3], broken_config, [],
+                     failed=frozenset({1, 2}))
     golden.error("oci-broken", 1, "gzip")
     golden.error("oci-broken", 2, "digest")
+    assert all(e["present_in_final_image"] is None for e in golden.of("oci-broken", "etc/broken/.env"))
+    assert all(e["present_in_final_image"] for e in golden.of("oci-broken", "app/slack.env"))
 
     # dir-demo: a plain directory.
     files = corpus.dir_files()
@@ -1018,8 +1581,135 @@ def generate(outdir: pathlib.Path, seed: int) -> Golden:
     golden.target("dir-demo", "dir:OUTDIR/dir-demo", 1)
     golden.add_members("dir-demo", None, files)  # a directory has no layer: layer_index null
 
+    # oci-semantics: removal by later layers, config secrets, nested archives.
+    layers, config, config_plants, skips = corpus.semantics_image()
+    write_oci_image(outdir / "oci-semantics", "semantics", layers, config)
+    golden.target("oci-semantics", "oci:OUTDIR/oci-semantics:semantics", len(layers),
+                  len(layers))
+    golden.add_image("oci-semantics", [layer.members for layer in layers], config, config_plants)
+    for layer_index, path, contains in skips:
+        golden.skip("oci-semantics", layer_index, path, contains)
+    check_semantics(golden, config_plants)
+
+    # oci-multiarch: index.json -> image index -> amd64, arm64/v8 (shared base), attestation.
+    write_multiarch(outdir / "oci-multiarch", corpus.multiarch_images(), golden)
+
     golden.write(outdir / "golden.json")
     return golden
+
+
+def write_multiarch(root: pathlib.Path, parts: dict, golden: Golden) -> None:
+    """An OCI layout whose index.json names one image index (ref "multi") listing a linux/amd64
+    and a linux/arm64/v8 image that share their base layer blob, and an attestation manifest."""
+    oci = OciLayout(root)
+    base_tar = tar_bytes(parts["base"])
+    base = oci.put_layer(gzip_bytes(base_tar), MT_LAYER_GZIP)  # one blob, listed twice
+    dckr = parts["env_plant"]
+    target = "oci-multiarch"
+    golden.target(target, "oci:OUTDIR/oci-multiarch:multi", 4, 3)
+    manifests = []
+    for arch, variant, compression in (("amd64", None, "zstd"), ("arm64", "v8", "gzip")):
+        top_tar = tar_bytes(parts[arch])
+        top = oci.put_layer(_COMPRESS[compression](top_tar), _MEDIA_TYPE[compression])
+        config = config_dict([
+            {"created": CREATED, "created_by": "ADD base.tar.gz / # shared base layer"},
+            {"created": CREATED, "created_by": f"ENV DOCKERHUB_TOKEN={dckr.secret}",
+             "empty_layer": True},
+            {"created": CREATED, "created_by": f"COPY app-{arch}.env /app/ # {compression}"},
+        ], arch=arch, variant=variant, config={
+            "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                    f"DOCKERHUB_TOKEN={dckr.secret}"],
+            "Cmd": ["/app/start.sh"],
+        })
+        platform = {"architecture": arch, "os": "linux", **({"variant": variant} if variant else {})}
+        manifests.append(oci.manifest(config_bytes(config, [base_tar, top_tar]), [base, top],
+                                      platform))
+        golden.add_image(target, [parts["base"], parts[arch]], config, [dckr])
+    # BuildKit's attestation manifest: a pseudo-image for the amd64 image; never scanned.
+    att_tar = tar_bytes(parts["attestation"])
+    att_config = json_bytes({"architecture": "unknown", "os": "unknown", "config": {},
+                             "rootfs": {"type": "layers",
+                                        "diff_ids": ["sha256:" + sha256_hex(att_tar)]}})
+    manifests.append(oci.manifest(
+        att_config, [oci.put_layer(gzip_bytes(att_tar), MT_LAYER_GZIP)],
+        {"architecture": "unknown", "os": "unknown"},
+        {"vnd.docker.reference.digest": manifests[0]["digest"],
+         "vnd.docker.reference.type": "attestation-manifest"}))
+    golden.add_members(target, 0, parts["attestation"])
+    oci.add_index("multi", manifests)
+    oci.finish()
+
+    by_platform = {e["platform"]: e for e in golden.of(target, "opt/shared/creds.json")}
+    assert by_platform["linux/amd64"]["removed_by"] == {"layer_index": 1, "reason": "whiteout"}
+    assert by_platform["linux/arm64/v8"]["present_in_final_image"] is True
+    assert len(golden.of(target, "etc/base/.env")) == 2
+    assert len(golden.of(target, "config:Env[1]")) == 2
+
+
+def _removed(golden: Golden, target: str, path: str, layer: int) -> dict | None:
+    [entry] = {json.dumps(e["removed_by"]): e for e in golden.of(target, path)
+               if e["layer_index"] == layer}.values()
+    return entry["removed_by"]
+
+
+def check_demo(golden: Golden) -> None:
+    """The generic presence code against the demo image's planted cases."""
+    for target in ("oci-demo", "docker-archive"):
+        assert _removed(golden, target, "opt/legacy/oldfile", 0) == {"layer_index": 1,
+                                                                      "reason": REMOVED_WHITEOUT}
+        assert _removed(golden, target, "srv/somedir/notify.conf", 0) == {
+            "layer_index": 3, "reason": REMOVED_OPAQUE}
+        assert _removed(golden, target, "etc/app/.env", 0) == {"layer_index": 3,
+                                                                "reason": REMOVED_OVERWRITTEN}
+        assert _removed(golden, target, "etc/app/.env", 3) is None
+        assert all(e["platform"] == "linux/amd64" and e["created_by"]
+                   for e in golden.expected if e["target"] == target)
+        assert sum(not e["present_in_final_image"] for e in golden.expected
+                   if e["target"] == target) == 4  # oldfile, notify.conf, the old .env's two keys
+
+
+def check_semantics(golden: Golden, config_plants: list[Plant]) -> None:
+    """The generic presence, attribution and config code against oci-semantics' planted cases."""
+    t = "oci-semantics"
+    wh, opq, over = REMOVED_WHITEOUT, REMOVED_OPAQUE, REMOVED_OVERWRITTEN
+    cases = [
+        ("etc/app/secret.env", 0, {"layer_index": 2, "reason": wh}),
+        ("opt/olddir/creds.txt", 0, {"layer_index": 1, "reason": wh}),
+        ("opt/olddir/sub/deploy.env", 0, {"layer_index": 1, "reason": wh}),
+        ("srv/cache/token.txt", 0, {"layer_index": 2, "reason": opq}),
+        ("srv/cache/new-token.txt", 2, None),
+        ("app/config.env", 0, {"layer_index": 3, "reason": over}),
+        ("app/config.env", 3, None),
+        ("var/lib/appdata/db.conf", 0, {"layer_index": 2, "reason": over}),
+        ("var/lib/appdata", 2, None),
+        ("usr/local/etc/app/api.env", 0, {"layer_index": 3, "reason": over}),
+        ("etc/readd.env", 0, {"layer_index": 1, "reason": wh}),
+        ("etc/readd.env", 3, None),
+        ("etc/vault/agent.env", 0, None),
+        ("opt/releases/old-release.tar.gz!release/.env", 3, {"layer_index": 4, "reason": wh}),
+        ("app/app.jar!BOOT-INF/lib/inner.jar!config.properties", 4, None),
+    ]
+    for path, layer, removed_by in cases:
+        assert _removed(golden, t, path, layer) == removed_by, (path, layer)
+    # Layer 1's created_by: both secrets masked, the npm token's two identical ranges once.
+    ghp, npm = (p for p in config_plants if p.rule_id in ("github-pat", "npm-access-token"))
+    [run] = {e["created_by"] for e in golden.of(t, "root/.npmrc")}
+    assert run.startswith("RUN |1 GH_TOKEN=ghp_\u202640 /bin/sh -c mkdir"), run
+    assert '_authToken=npm_\u202640" > /root/.npmrc' in run and ghp.secret not in run
+    assert npm.secret not in run
+    assert {e["created_by"] for e in golden.of(t, "etc/app/secret.env")} == {
+        "ADD base-rootfs.tar.gz / # gzip"}
+    assert len(golden.of(t, "history[4].created_by")) == 3  # ghp, npm twice
+    assert len(golden.of(t, "history[2].created_by")) == 2  # the ENV line (k counts empty_layer)
+    for name in ("config:Env[1]", "config:Env[2]", "config:Cmd", "config:Entrypoint",
+                 "config:Labels[com.acme.alerts.slack-webhook]", "history[5].created_by",
+                 "history[11].created_by", "history[12].created_by"):
+        assert len(golden.of(t, name)) == 1, name
+    assert all(e["layer_index"] is None and e["present_in_final_image"] and e["created_by"] is None
+               for e in golden.expected if e["path"].startswith(("config:", "history[")))
+    not_expected = {e["reason"] for e in golden.not_expected if e["target"] == t}
+    assert {SKIP_DEPTH, SKIP_ZIP_BOMB, SKIP_CORRUPT, SKIP_BINARY} <= not_expected
+    assert golden.of(t, "app/data/bomb.zip!README.txt")
 
 
 def main(argv: list[str]) -> int:
@@ -1037,7 +1727,8 @@ def main(argv: list[str]) -> int:
                 and not p.is_symlink())
     print(f"wrote {args.outdir}: {len(golden.expected)} expected findings, "
           f"{len(golden.not_expected)} that must not be reported, "
-          f"{len(golden.expected_errors)} expected errors, {total / 1e6:.1f} MB")
+          f"{len(golden.expected_errors)} expected errors, {len(golden.expected_skips)} expected "
+          f"skips, {total / 1e6:.1f} MB")
     return 0
 
 

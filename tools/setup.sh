@@ -11,6 +11,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # tools used by the tests, the corpus generator and the benchmark
   isal zstd gzip tar python3 time
+  # the report-format tests validate SARIF output against the shipped schema
+  python3-jsonschema
 )
 
 missing=()

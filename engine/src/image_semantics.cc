@@ -1,5 +1,7 @@
 #include "layersift/engine/image_semantics.h"
 
+#include <algorithm>
+
 namespace layersift {
 
 namespace {
@@ -44,21 +46,28 @@ void LayerEntries::Add(std::string_view path, bool is_directory) {
 }
 
 void LayerEntries::Index() {
-  by_path_.clear();
-  by_path_.reserve(entries_.size());
-  for (const Entry& e : entries_) {
-    // A path can appear twice (a whiteout and a new file of the same name; tar allows repeats):
-    // removals are what matter to lower layers, and they sort above plain entries.
-    auto [it, inserted] = by_path_.emplace(PathOf(e), e.kind);
-    if (!inserted && e.kind > it->second) it->second = e.kind;
-  }
+  // A path can appear twice (a whiteout and a new file of the same name; tar allows repeats):
+  // removals are what matter to lower layers, and they sort above plain entries.
+  std::sort(entries_.begin(), entries_.end(), [this](const Entry& a, const Entry& b) {
+    const int order = PathOf(a).compare(PathOf(b));
+    return order != 0 ? order < 0 : a.kind > b.kind;
+  });
+}
+
+bool LayerEntries::Find(std::string_view path, Kind* kind) const {
+  const auto it = std::lower_bound(entries_.begin(), entries_.end(), path,
+                                   [this](const Entry& e, std::string_view p) { return PathOf(e) < p; });
+  if (it == entries_.end() || PathOf(*it) != path) return false;
+  *kind = it->kind;
+  return true;
 }
 
 bool LayerEntries::Removes(std::string_view path, RemovalReason* reason) const {
   // The path itself: any entry replaces it, a whiteout removes it. An opaque marker recorded at
   // the path means a directory there, which also replaces a file.
-  if (auto it = by_path_.find(path); it != by_path_.end()) {
-    *reason = it->second == Kind::kWhiteout ? RemovalReason::kWhiteout : RemovalReason::kOverwritten;
+  Kind kind;
+  if (Find(path, &kind)) {
+    *reason = kind == Kind::kWhiteout ? RemovalReason::kWhiteout : RemovalReason::kOverwritten;
     return true;
   }
   // Its ancestors, nearest first: a whiteout or a non-directory there removes the whole subtree,
@@ -66,9 +75,8 @@ bool LayerEntries::Removes(std::string_view path, RemovalReason* reason) const {
   std::string_view ancestor = path;
   for (size_t slash = ancestor.rfind('/'); slash != std::string_view::npos; slash = ancestor.rfind('/')) {
     ancestor = ancestor.substr(0, slash);
-    auto it = by_path_.find(ancestor);
-    if (it == by_path_.end()) continue;
-    switch (it->second) {
+    if (!Find(ancestor, &kind)) continue;
+    switch (kind) {
       case Kind::kDirectory: continue;
       case Kind::kOther: *reason = RemovalReason::kOverwritten; return true;
       case Kind::kWhiteout: *reason = RemovalReason::kWhiteout; return true;
@@ -76,7 +84,7 @@ bool LayerEntries::Removes(std::string_view path, RemovalReason* reason) const {
     }
   }
   // The root made opaque ("/.wh..wh..opq"): everything below is hidden.
-  if (auto it = by_path_.find(std::string_view()); it != by_path_.end() && it->second == Kind::kOpaque) {
+  if (Find(std::string_view(), &kind) && kind == Kind::kOpaque) {
     *reason = RemovalReason::kOpaqueDirectory;
     return true;
   }

@@ -2,7 +2,6 @@
 // so that tools which already import gitleaks reports (DefectDojo, for one) take ours.
 
 #include <nlohmann/json.hpp>
-
 #include <string>
 #include <string_view>
 
@@ -36,7 +35,9 @@ class GitleaksWriter final : public ReportSink {
     const TextPosition start{f.line, f.column};
     const std::string_view secret_bytes = f.secret;
     const TextPosition last =
-        secret_bytes.empty() ? start : PositionAfter(start, secret_bytes.substr(0, secret_bytes.size() - 1));
+        secret_bytes.empty()
+            ? start
+            : PositionAfter(start, secret_bytes.substr(0, secret_bytes.size() - 1));
     ordered_json j;
     j["RuleID"] = rule.id;
     j["Description"] = rule.name;

@@ -1,10 +1,9 @@
 // SARIF 2.1.0 (OASIS Static Analysis Results Interchange Format): one log with one run, so that
 // code-scanning dashboards and SARIF viewers can import a scan.
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 
@@ -30,9 +29,12 @@ constexpr std::string_view kSecretSha256Key = "secretSha256/v1";
 // closest thing a finding has.
 std::string LevelOf(Confidence confidence) {
   switch (confidence) {
-    case Confidence::kHigh: return "error";
-    case Confidence::kMedium: return "warning";
-    case Confidence::kLow: break;
+    case Confidence::kHigh:
+      return "error";
+    case Confidence::kMedium:
+      return "warning";
+    case Confidence::kLow:
+      break;
   }
   return "note";
 }
@@ -42,17 +44,22 @@ bool IsUnreserved(unsigned char c) {
          c == '.' || c == '_' || c == '~';
 }
 
-// A relative URI reference (RFC 3986) for a path in a layer or directory. Everything but
-// unreserved characters and '/' is percent-encoded: a ':' in the first segment ("config:Env[3]")
-// would read as a scheme, '[', ']', '#', '?' and '%' mean something else in a URI, and a path's
-// bytes need not be UTF-8. A leading "//" would read as an authority, so its second '/' is encoded.
+// A relative URI reference (RFC 3986) for a path in a layer or directory, which reads back as the
+// path once percent-decoded. Unreserved characters, '/' and the '!' and '@' of archive members and
+// versioned names stay as they are; so does ':' after the first '/', where it cannot read as a
+// scheme (as in "config:Env[3]"). Everything else is percent-encoded: '[', ']', '#', '?' and '%'
+// mean something else in a URI, and a path's bytes need not be UTF-8. A leading "//" would read
+// as an authority, so its second '/' is encoded.
 std::string PathUri(std::string_view path) {
   static constexpr char kHex[] = "0123456789ABCDEF";
+  const size_t first_slash = path.find('/');
   std::string uri;
   uri.reserve(path.size());
   for (size_t i = 0; i < path.size(); ++i) {
     const auto c = static_cast<unsigned char>(path[i]);
-    if (IsUnreserved(c) || (c == '/' && !(i == 1 && path[0] == '/'))) {
+    const bool literal = IsUnreserved(c) || c == '!' || c == '@' ||
+                         (c == '/' && !(i == 1 && path[0] == '/')) || (c == ':' && first_slash < i);
+    if (literal) {
       uri.push_back(static_cast<char>(c));
     } else {
       uri.push_back('%');
@@ -68,7 +75,8 @@ bool IsPlainHttpUrl(std::string_view s) {
   if (s.rfind("https://", 0) != 0 && s.rfind("http://", 0) != 0) return false;
   for (const char ch : s) {
     const auto c = static_cast<unsigned char>(ch);
-    if (!IsUnreserved(c) && std::string_view(":/?#[]@!$&'()*+,;=%").find(ch) == std::string_view::npos) {
+    if (!IsUnreserved(c) &&
+        std::string_view(":/?#[]@!$&'()*+,;=%").find(ch) == std::string_view::npos) {
       return false;
     }
   }
@@ -100,13 +108,13 @@ ordered_json RuleDescriptor(const Rule& rule) {
   for (const std::string& tag : RuleTags(rule)) {
     if (tag != "security" && tag != "secret") tags.push_back(tag);
   }
-  d["properties"] = ordered_json{
-      {"kind", rule.kind},
-      {"vendor", rule.vendor.empty() ? json(nullptr) : json(rule.vendor)},
-      {"confidence", std::string(ConfidenceName(rule.confidence))},
-      // GitHub code scanning reads `precision` to rank alerts.
-      {"precision", std::string(ConfidenceName(rule.confidence))},
-      {"tags", std::move(tags)}};
+  d["properties"] =
+      ordered_json{{"kind", rule.kind},
+                   {"vendor", rule.vendor.empty() ? json(nullptr) : json(rule.vendor)},
+                   {"confidence", std::string(ConfidenceName(rule.confidence))},
+                   // GitHub code scanning reads `precision` to rank alerts.
+                   {"precision", std::string(ConfidenceName(rule.confidence))},
+                   {"tags", std::move(tags)}};
   return d;
 }
 
@@ -127,17 +135,11 @@ class SarifWriter final : public ReportSink {
   void OnFinding(const Finding& f) override { results_.push_back(ResultJson(f)); }
 
   void OnError(const ScanIssue& e) override {
-    const ImageDescriptor* image = ImageOf(result_, e.target_index, e.image_index);
     ordered_json n;
     n["level"] = "error";
     n["message"] = {{"text", result_.targets[e.target_index].spec +
                                  LayerText(e.layer_index, e.layer_digest) + ": " + e.message}};
-    n["properties"] = ordered_json{
-        {"target", result_.targets[e.target_index].spec},
-        {"image_digest", image && !image->image_digest.empty() ? json(image->image_digest)
-                                                               : json(nullptr)},
-        {"layer_index", e.layer_index == kNoLayer ? json(nullptr) : json(e.layer_index)},
-        {"layer_digest", e.layer_digest.empty() ? json(nullptr) : json(e.layer_digest)}};
+    n["properties"] = WhereJson(e.target_index, e.image_index, e.layer_index, e.layer_digest);
     notifications_.push_back(std::move(n));
   }
 
@@ -240,7 +242,6 @@ class SarifWriter final : public ReportSink {
   }
 
   ordered_json SkipJson(const ScanSkip& s) const {
-    const ImageDescriptor* image = ImageOf(result_, s.target_index, s.image_index);
     ordered_json n;
     n["level"] = "warning";
     n["message"] = {{"text", "not scanned: " + (s.path.empty() ? "" : s.path + " in ") +
@@ -251,15 +252,23 @@ class SarifWriter final : public ReportSink {
       location["physicalLocation"]["artifactLocation"]["uri"] = PathUri(s.path);
       n["locations"] = ordered_json::array({std::move(location)});
     }
-    n["properties"] = ordered_json{
-        {"target", result_.targets[s.target_index].spec},
-        {"image_digest", image && !image->image_digest.empty() ? json(image->image_digest)
-                                                               : json(nullptr)},
-        {"layer_index", s.layer_index == kNoLayer ? json(nullptr) : json(s.layer_index)},
-        {"layer_digest", s.layer_digest.empty() ? json(nullptr) : json(s.layer_digest)},
-        {"path", s.path},
-        {"reason", s.reason}};
+    n["properties"] = WhereJson(s.target_index, s.image_index, s.layer_index, s.layer_digest);
+    n["properties"]["path"] = s.path;
+    n["properties"]["reason"] = s.reason;
     return n;
+  }
+
+  // Where an error or skip happened, as the json report's errors and skips say it.
+  ordered_json WhereJson(size_t target_index, size_t image_index, int layer_index,
+                         const std::string& layer_digest) const {
+    const ImageDescriptor* image = ImageOf(result_, target_index, image_index);
+    ordered_json j;
+    j["target"] = result_.targets[target_index].spec;
+    j["image_digest"] =
+        image && !image->image_digest.empty() ? json(image->image_digest) : json(nullptr);
+    j["layer_index"] = layer_index == kNoLayer ? json(nullptr) : json(layer_index);
+    j["layer_digest"] = layer_digest.empty() ? json(nullptr) : json(layer_digest);
+    return j;
   }
 
   const ScanResult& result_;

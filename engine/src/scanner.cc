@@ -240,6 +240,7 @@ uint32_t ScanRun::AddJob(Job job, LayerUse use, const std::string& dedup_key,
   layer.kind = job.kind;
   layer.uses.push_back(use);
   if (job.layer != nullptr) layer.digest = job.layer->digest;
+  if (job.kind == JobKind::kConfig) layer.digest = dedup_key;  // the config blob's digest
   jobs_.push_back(std::move(job));
   result_.layers.push_back(std::move(layer));
   states_.push_back(std::make_unique<JobState>());

@@ -6,7 +6,6 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "layersift/engine/scanner.h"
@@ -35,7 +34,8 @@ class LayerEntries {
 
   size_t size() const { return entries_.size(); }
 
-  // Builds the lookup table; call once, after the last Add(). Then const and thread-safe.
+  // Sorts the entries for lookup (no allocation per entry: a layer can hold a million files);
+  // call once, after the last Add(). Then const and thread-safe.
   void Index();
 
   // Whether this layer removes `path` of a lower layer, and why. Requires Index().
@@ -49,10 +49,11 @@ class LayerEntries {
   };
   std::string_view PathOf(const Entry& e) const { return {paths_.data() + e.path_begin, e.path_size}; }
 
+  // The kind that decides for lower layers at `path` (see Index), if the layer has the path.
+  bool Find(std::string_view path, Kind* kind) const;
+
   std::string paths_;
-  std::vector<Entry> entries_;
-  // path -> strongest kind at that path (whiteout and opaque beat an entry at the same path)
-  std::unordered_map<std::string_view, Kind> by_path_;
+  std::vector<Entry> entries_;  // after Index(): sorted by path, the deciding kind first
 };
 
 // Presence of `path` (added by layer `layer` of an image whose layers' entries are `layers`, from
