@@ -15,6 +15,9 @@
 
 namespace layersift {
 
+using nlohmann::json;
+using nlohmann::ordered_json;
+
 const ImageDescriptor* ImageOf(const ScanResult& result, size_t target, size_t image) {
   const Target& t = result.targets[target];
   return image < t.images.size() ? &t.images[image] : nullptr;
@@ -34,12 +37,7 @@ std::string CreatedByOf(const Finding& f, const ScanResult& result, bool show_se
   return show_secrets ? layer.created_by : layer.created_by_redacted;
 }
 
-namespace {
-
-using nlohmann::json;
-using nlohmann::ordered_json;
-
-ordered_json FindingJson(const Finding& f, const ScanResult& result, const std::vector<Rule>& rules,
+nlohmann::ordered_json FindingJson(const Finding& f, const ScanResult& result, const std::vector<Rule>& rules,
                          const ReportOptions& options) {
   const Rule& rule = rules[f.rule_index];
   const ImageDescriptor* image = ImageOf(result, f.target_index, f.image_index);
@@ -77,15 +75,23 @@ ordered_json FindingJson(const Finding& f, const ScanResult& result, const std::
   return j;
 }
 
-ordered_json ErrorJson(const ScanIssue& e, const ScanResult& result) {
-  const ImageDescriptor* image = ImageOf(result, e.target_index, e.image_index);
+nlohmann::ordered_json WhereJson(const ScanResult& result, size_t target_index, size_t image_index,
+                                 int layer_index, const std::string& layer_digest) {
+  const ImageDescriptor* image = ImageOf(result, target_index, image_index);
   ordered_json j;
-  j["target"] = result.targets[e.target_index].spec;
+  j["target"] = result.targets[target_index].spec;
   j["image_digest"] = image && !image->image_digest.empty() ? json(image->image_digest) : json(nullptr);
-  j["layer_index"] = e.layer_index == kNoLayer ? json(nullptr) : json(e.layer_index);
-  j["layer_digest"] = e.layer_digest.empty() ? json(nullptr) : json(e.layer_digest);
-  j["message"] = e.message;
+  j["layer_index"] = layer_index == kNoLayer ? json(nullptr) : json(layer_index);
+  j["layer_digest"] = layer_digest.empty() ? json(nullptr) : json(layer_digest);
   return j;
+}
+
+namespace {
+
+// Paths (and raw secrets, when shown) need not be UTF-8, which JSON strings must be: invalid
+// bytes become U+FFFD rather than failing the whole report.
+std::string Dump(const ordered_json& j, int indent = -1) {
+  return j.dump(indent, ' ', false, ordered_json::error_handler_t::replace);
 }
 
 double MegabytesPerSecond(uint64_t bytes, double seconds) {
@@ -130,13 +136,14 @@ ordered_json StatsJson(const ScanResult& result) {
   return j;
 }
 
+ordered_json ErrorJson(const ScanIssue& e, const ScanResult& result) {
+  ordered_json j = WhereJson(result, e.target_index, e.image_index, e.layer_index, e.layer_digest);
+  j["message"] = e.message;
+  return j;
+}
+
 ordered_json SkipJson(const ScanSkip& skip, const ScanResult& result) {
-  const ImageDescriptor* image = ImageOf(result, skip.target_index, skip.image_index);
-  ordered_json j;
-  j["target"] = result.targets[skip.target_index].spec;
-  j["image_digest"] = image && !image->image_digest.empty() ? json(image->image_digest) : json(nullptr);
-  j["layer_index"] = skip.layer_index == kNoLayer ? json(nullptr) : json(skip.layer_index);
-  j["layer_digest"] = skip.layer_digest.empty() ? json(nullptr) : json(skip.layer_digest);
+  ordered_json j = WhereJson(result, skip.target_index, skip.image_index, skip.layer_index, skip.layer_digest);
   j["path"] = skip.path;
   j["reason"] = skip.reason;
   return j;
@@ -199,7 +206,7 @@ class JsonWriter final : public ReportSink {
     document_["skipped"] = ordered_json::array();
     for (const ScanSkip& skip : result_.skipped) document_["skipped"].push_back(SkipJson(skip, result_));
     document_["stats"] = StatsJson(result_);
-    out_ << document_.dump(2) << "\n";
+    out_ << Dump(document_, 2) << "\n";
   }
 
  private:
@@ -220,24 +227,24 @@ class JsonlWriter final : public ReportSink {
   void OnFinding(const Finding& f) override {
     ordered_json j{{"type", "finding"}};
     j.update(FindingJson(f, result_, rules_, options_));
-    out_ << j.dump() << "\n";
+    out_ << Dump(j) << "\n";
   }
   void OnError(const ScanIssue& e) override {
     ordered_json j{{"type", "error"}};
     j.update(ErrorJson(e, result_));
-    out_ << j.dump() << "\n";
+    out_ << Dump(j) << "\n";
   }
   void Finish() override {
     for (const ScanSkip& skip : result_.skipped) {
       ordered_json line{{"type", "skipped"}};
       line.update(SkipJson(skip, result_));
-      out_ << line.dump() << "\n";
+      out_ << Dump(line) << "\n";
     }
     ordered_json j{{"type", "stats"},
                    {"version", std::string(EngineVersion())},
                    {"rule_set_hash", options_.rule_set_hash}};
     j.update(StatsJson(result_));
-    out_ << j.dump() << "\n";
+    out_ << Dump(j) << "\n";
   }
 
  private:

@@ -2,6 +2,8 @@
 #ifndef LAYERSIFT_ENGINE_SRC_REPORT_INTERNAL_H_
 #define LAYERSIFT_ENGINE_SRC_REPORT_INTERNAL_H_
 
+#include <nlohmann/json.hpp>
+
 #include <memory>
 #include <ostream>
 #include <string>
@@ -20,6 +22,15 @@ std::string LayerDigestOf(const Finding& f, const ScanResult& result);
 // The instruction that made the finding's layer (redacted unless show_secrets); empty if unknown
 // or the finding is not in a layer.
 std::string CreatedByOf(const Finding& f, const ScanResult& result, bool show_secrets);
+
+// A finding as the json and jsonl reports write it; other formats pick their fields from it, so
+// that every format says the same thing the same way.
+nlohmann::ordered_json FindingJson(const Finding& f, const ScanResult& result,
+                                   const std::vector<Rule>& rules, const ReportOptions& options);
+
+// Where an error or skip happened: target, image_digest, layer_index, layer_digest.
+nlohmann::ordered_json WhereJson(const ScanResult& result, size_t target_index, size_t image_index,
+                                 int layer_index, const std::string& layer_digest);
 
 // The SARIF 2.1.0 and gitleaks-report writers (report_sarif.cc, report_gitleaks.cc).
 std::unique_ptr<ReportSink> NewSarifWriter(const ScanResult& result, const std::vector<Rule>& rules,

@@ -139,7 +139,7 @@ class SarifWriter final : public ReportSink {
     n["level"] = "error";
     n["message"] = {{"text", result_.targets[e.target_index].spec +
                                  LayerText(e.layer_index, e.layer_digest) + ": " + e.message}};
-    n["properties"] = WhereJson(e.target_index, e.image_index, e.layer_index, e.layer_digest);
+    n["properties"] = WhereJson(result_, e.target_index, e.image_index, e.layer_index, e.layer_digest);
     notifications_.push_back(std::move(n));
   }
 
@@ -183,7 +183,6 @@ class SarifWriter final : public ReportSink {
 
   ordered_json ResultJson(const Finding& f) {
     const Rule& rule = rules_[f.rule_index];
-    const ImageDescriptor* image = ImageOf(result_, f.target_index, f.image_index);
     const std::string layer_digest = LayerDigestOf(f, result_);
     const std::string secret_redacted = RedactSecret(f.secret);
     const std::string secret_sha256 = SecretSha256(f.secret);
@@ -215,28 +214,14 @@ class SarifWriter final : public ReportSink {
     r["partialFingerprints"][std::string(kFingerprintKey)] = FindingFingerprint(f, result_, rules_);
     r["partialFingerprints"][std::string(kSecretSha256Key)] = secret_sha256;
 
+    // The json report's fields that say where and what, under the same names.
+    const ordered_json finding = FindingJson(f, result_, rules_, options_);
     ordered_json p;
-    p["target"] = result_.targets[f.target_index].spec;
-    p["image_digest"] =
-        image && !image->image_digest.empty() ? json(image->image_digest) : json(nullptr);
-    p["platform"] = image && !image->platform.empty() ? json(image->platform) : json(nullptr);
-    p["layer_index"] = f.layer_index == kNoLayer ? json(nullptr) : json(f.layer_index);
-    p["layer_digest"] = layer_digest.empty() ? json(nullptr) : json(layer_digest);
-    p["present_in_final_image"] = f.presence.known ? json(f.presence.present) : json(nullptr);
-    if (f.presence.known && !f.presence.present) {
-      p["removed_by"] = ordered_json{{"layer_index", f.presence.removed_by_layer},
-                                     {"reason", std::string(RemovalReasonName(f.presence.reason))}};
-    } else {
-      p["removed_by"] = nullptr;
+    for (const char* key : {"target", "image_digest", "platform", "layer_index", "layer_digest",
+                            "present_in_final_image", "removed_by", "created_by", "secret_redacted",
+                            "secret_sha256", "confidence", "validation"}) {
+      p[key] = finding.at(key);
     }
-    const std::string created_by = CreatedByOf(f, result_, options_.show_secrets);
-    p["created_by"] = created_by.empty() ? json(nullptr) : json(created_by);
-    p["secret_redacted"] = secret_redacted;
-    p["secret_sha256"] = secret_sha256;
-    p["confidence"] = std::string(ConfidenceName(confidence));
-    p["validation"] = f.check == CheckResult::kNotChecked
-                          ? json(nullptr)
-                          : json(std::string(CheckResultName(f.check)));
     r["properties"] = std::move(p);
     return r;
   }
@@ -252,23 +237,10 @@ class SarifWriter final : public ReportSink {
       location["physicalLocation"]["artifactLocation"]["uri"] = PathUri(s.path);
       n["locations"] = ordered_json::array({std::move(location)});
     }
-    n["properties"] = WhereJson(s.target_index, s.image_index, s.layer_index, s.layer_digest);
+    n["properties"] = WhereJson(result_, s.target_index, s.image_index, s.layer_index, s.layer_digest);
     n["properties"]["path"] = s.path;
     n["properties"]["reason"] = s.reason;
     return n;
-  }
-
-  // Where an error or skip happened, as the json report's errors and skips say it.
-  ordered_json WhereJson(size_t target_index, size_t image_index, int layer_index,
-                         const std::string& layer_digest) const {
-    const ImageDescriptor* image = ImageOf(result_, target_index, image_index);
-    ordered_json j;
-    j["target"] = result_.targets[target_index].spec;
-    j["image_digest"] =
-        image && !image->image_digest.empty() ? json(image->image_digest) : json(nullptr);
-    j["layer_index"] = layer_index == kNoLayer ? json(nullptr) : json(layer_index);
-    j["layer_digest"] = layer_digest.empty() ? json(nullptr) : json(layer_digest);
-    return j;
   }
 
   const ScanResult& result_;
