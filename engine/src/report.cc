@@ -168,6 +168,7 @@ ordered_json TargetsJson(const ScanResult& result) {
           {"image_digest", image.image_digest.empty() ? json(nullptr) : json(image.image_digest)},
           {"reference", image.reference},
           {"platform", image.platform},
+          {"config_digest", image.config_digest.empty() ? json(nullptr) : json(image.config_digest)},
           {"layers", std::move(layers)}});
     }
     target["images"] = std::move(images);
