@@ -2,6 +2,7 @@
 // damaged archives (random and truncated zip/jar/tar.gz data must never crash or fail the layer).
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -158,7 +159,12 @@ TEST(ArchiveFuzzTest, DamagedZipJarAndTarGzNeverCrashOrFailTheLayer) {
                               .File("BOOT-INF/lib/inner.jar", ZipBuilder().File("c.properties", Secret(14)).Finish())
                               .Finish();
   const std::string tgz = Gzip(TarBuilder().File("etc/app.env", Secret(15)).Finish());
-  std::mt19937 rng(20261130);
+  // A fresh seed every run (printed, and LAYERSIFT_FUZZ_SEED replays one), like the corpus.
+  const char* replay = std::getenv("LAYERSIFT_FUZZ_SEED");
+  const uint32_t seed = replay ? static_cast<uint32_t>(std::strtoul(replay, nullptr, 10)) : std::random_device{}();
+  std::printf("fuzz seed %u (LAYERSIFT_FUZZ_SEED=%u replays it)\n", seed, seed);
+  SCOPED_TRACE("LAYERSIFT_FUZZ_SEED=" + std::to_string(seed));
+  std::mt19937 rng(seed);
   std::vector<std::pair<std::string, std::string>> cases;  // name, bytes
   for (const auto& [name, good] : {std::pair<std::string, std::string>{"app.jar", jar}, {"vendor.tar.gz", tgz}}) {
     for (size_t cut = 0; cut < good.size(); cut += 1 + good.size() / 40) cases.emplace_back(name, good.substr(0, cut));

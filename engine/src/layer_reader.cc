@@ -61,11 +61,12 @@ ArchiveKind ArchiveKindOf(std::span<const uint8_t> head) {
 }
 
 // The current entry's data as a ByteSource, its first block peeked to tell the archive kind.
-// Remembers whether the walker it reads from failed: that is corruption of the enclosing layer
-// or archive, not of the archive being opened.
+// Records in *outer_failed whether the walker it reads from failed: that is corruption of the
+// enclosing layer or archive, not of the archive being opened. (The flag lives with the caller:
+// a walker that owns this source may destroy it while the exception is still on its way.)
 class EntryData final : public ByteSource {
  public:
-  explicit EntryData(EntrySource& outer) : outer_(outer) {}
+  EntryData(EntrySource& outer, bool* outer_failed) : outer_(outer), outer_failed_(outer_failed) {}
 
   std::span<const uint8_t> Peek() {
     if (!peeked_) {
@@ -74,7 +75,6 @@ class EntryData final : public ByteSource {
     }
     return pending_;
   }
-  bool outer_failed() const { return outer_failed_; }
 
  private:
   std::span<const uint8_t> NextImpl() override {
@@ -89,14 +89,14 @@ class EntryData final : public ByteSource {
     try {
       return outer_.ReadData();
     } catch (...) {
-      outer_failed_ = true;
+      *outer_failed_ = true;
       throw;
     }
   }
 
   EntrySource& outer_;
+  bool* outer_failed_;
   bool peeked_ = false;
-  bool outer_failed_ = false;
   std::span<const uint8_t> pending_;
 };
 
@@ -244,9 +244,10 @@ void LayerReader::ExpandArchive(EntrySource& entries, uint64_t size_bytes, Layer
   const bool top = budget_ == nullptr;
   ArchiveBudget budget{size_bytes, 0};
   if (top) budget_ = &budget;
-  auto owned_data = std::make_unique<EntryData>(entries);
-  EntryData* const data = owned_data.get();
-  std::unique_ptr<EntrySource> inner;  // outlives the handlers below, which ask `data`
+  bool outer_failed = false;
+  auto owned_data = std::make_unique<EntryData>(entries, &outer_failed);
+  EntryData* const data = owned_data.get();  // valid until a tar walker takes it over
+  std::unique_ptr<EntrySource> inner;
   try {
     const ArchiveKind kind = ArchiveKindOf(data->Peek());
     if (kind == ArchiveKind::kNone) {
@@ -281,7 +282,7 @@ void LayerReader::ExpandArchive(EntrySource& entries, uint64_t size_bytes, Layer
   } catch (const ArchiveNotExpanded& e) {
     Skip(result, path, e.what());
   } catch (const SourceError& e) {
-    if (data->outer_failed()) {
+    if (outer_failed) {
       if (top) budget_ = nullptr;
       throw;  // the enclosing layer or archive is corrupt, not this one
     }
