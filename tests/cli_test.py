@@ -3,7 +3,6 @@
 
 Run by ctest as: cli_test.py --binary build/layersift --corpus build/corpus --source .
 """
-import argparse
 import json
 import os
 import re
@@ -11,6 +10,8 @@ import subprocess
 import sys
 import tempfile
 import unittest
+
+import cli_harness  # tests/cli_harness.py: the command line of these scripts
 
 ARGS = None
 FINDING_FIELDS = {
@@ -492,11 +493,4 @@ class ImageSemanticsCliTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--binary", required=True)
-    parser.add_argument("--corpus", required=True)
-    parser.add_argument("--source", required=True)
-    ARGS, rest = parser.parse_known_args()
-    # Some tests run from another directory.
-    ARGS.binary, ARGS.corpus = os.path.abspath(ARGS.binary), os.path.abspath(ARGS.corpus)
-    unittest.main(argv=[sys.argv[0], *rest], verbosity=2)
+    cli_harness.main(sys.modules[__name__])

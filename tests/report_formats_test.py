@@ -5,7 +5,6 @@ report shape. Both are checked against `--format json` of the same scan, finding
 
 Run by ctest as: report_formats_test.py --binary build/layersift --corpus build/corpus --source .
 """
-import argparse
 import hashlib
 import io
 import json
@@ -19,6 +18,8 @@ import tempfile
 import unittest
 import urllib.parse
 import zipfile
+
+import cli_harness  # tests/cli_harness.py: the command line of these scripts
 
 try:
     import jsonschema
@@ -430,9 +431,4 @@ class ReportFormatsTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--binary", required=True)
-    parser.add_argument("--corpus", required=True)
-    parser.add_argument("--source", required=True)
-    ARGS, rest = parser.parse_known_args()
-    unittest.main(argv=[sys.argv[0], *rest], verbosity=2)
+    cli_harness.main(sys.modules[__name__])

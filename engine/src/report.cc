@@ -75,14 +75,13 @@ nlohmann::ordered_json FindingJson(const Finding& f, const ScanResult& result, c
   return j;
 }
 
-nlohmann::ordered_json WhereJson(const ScanResult& result, size_t target_index, size_t image_index,
-                                 int layer_index, const std::string& layer_digest) {
-  const ImageDescriptor* image = ImageOf(result, target_index, image_index);
+nlohmann::ordered_json WhereJson(const ScanResult& result, const ScanPlace& place) {
+  const ImageDescriptor* image = ImageOf(result, place.target_index, place.image_index);
   ordered_json j;
-  j["target"] = result.targets[target_index].spec;
+  j["target"] = result.targets[place.target_index].spec;
   j["image_digest"] = image && !image->image_digest.empty() ? json(image->image_digest) : json(nullptr);
-  j["layer_index"] = layer_index == kNoLayer ? json(nullptr) : json(layer_index);
-  j["layer_digest"] = layer_digest.empty() ? json(nullptr) : json(layer_digest);
+  j["layer_index"] = place.layer_index == kNoLayer ? json(nullptr) : json(place.layer_index);
+  j["layer_digest"] = place.layer_digest.empty() ? json(nullptr) : json(place.layer_digest);
   return j;
 }
 
@@ -137,13 +136,13 @@ ordered_json StatsJson(const ScanResult& result) {
 }
 
 ordered_json ErrorJson(const ScanIssue& e, const ScanResult& result) {
-  ordered_json j = WhereJson(result, e.target_index, e.image_index, e.layer_index, e.layer_digest);
+  ordered_json j = WhereJson(result, e);
   j["message"] = e.message;
   return j;
 }
 
 ordered_json SkipJson(const ScanSkip& skip, const ScanResult& result) {
-  ordered_json j = WhereJson(result, skip.target_index, skip.image_index, skip.layer_index, skip.layer_digest);
+  ordered_json j = WhereJson(result, skip);
   j["path"] = skip.path;
   j["reason"] = skip.reason;
   return j;

@@ -29,8 +29,7 @@ nlohmann::ordered_json FindingJson(const Finding& f, const ScanResult& result,
                                    const std::vector<Rule>& rules, const ReportOptions& options);
 
 // Where an error or skip happened: target, image_digest, layer_index, layer_digest.
-nlohmann::ordered_json WhereJson(const ScanResult& result, size_t target_index, size_t image_index,
-                                 int layer_index, const std::string& layer_digest);
+nlohmann::ordered_json WhereJson(const ScanResult& result, const ScanPlace& place);
 
 // The SARIF 2.1.0 and gitleaks-report writers (report_sarif.cc, report_gitleaks.cc).
 std::unique_ptr<ReportSink> NewSarifWriter(const ScanResult& result, const std::vector<Rule>& rules,

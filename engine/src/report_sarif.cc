@@ -139,7 +139,7 @@ class SarifWriter final : public ReportSink {
     n["level"] = "error";
     n["message"] = {{"text", result_.targets[e.target_index].spec +
                                  LayerText(e.layer_index, e.layer_digest) + ": " + e.message}};
-    n["properties"] = WhereJson(result_, e.target_index, e.image_index, e.layer_index, e.layer_digest);
+    n["properties"] = WhereJson(result_, e);
     notifications_.push_back(std::move(n));
   }
 
@@ -237,7 +237,7 @@ class SarifWriter final : public ReportSink {
       location["physicalLocation"]["artifactLocation"]["uri"] = PathUri(s.path);
       n["locations"] = ordered_json::array({std::move(location)});
     }
-    n["properties"] = WhereJson(result_, s.target_index, s.image_index, s.layer_index, s.layer_digest);
+    n["properties"] = WhereJson(result_, s);
     n["properties"]["path"] = s.path;
     n["properties"]["reason"] = s.reason;
     return n;

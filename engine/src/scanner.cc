@@ -256,7 +256,10 @@ void ScanRun::ResolveTargets(const std::vector<std::string>& specs) {
       Target failed;
       failed.spec = spec;
       result_.targets.push_back(std::move(failed));
-      result_.errors.push_back(ScanIssue{target_index, 0, kNoLayer, "", e.what()});
+      ScanIssue issue;  // no image or layer: the target itself failed
+      issue.target_index = target_index;
+      issue.message = e.what();
+      result_.errors.push_back(std::move(issue));
     }
   }
   // A blob is keyed by its digest: the same base layer in two images, or in two platforms of
@@ -492,13 +495,10 @@ void ScanRun::FinishJob(uint32_t job_id) {
     }
   }
   for (const LayerUse& use : layer.uses) {
-    for (const std::string& message : state.errors) {
-      result_.errors.push_back(
-          ScanIssue{use.target_index, use.image_index, use.layer_index, layer.digest, message});
-    }
+    const ScanPlace place{use.target_index, use.image_index, use.layer_index, layer.digest};
+    for (const std::string& message : state.errors) result_.errors.push_back(ScanIssue{place, message});
     for (const ScanSkip& skip : layer.skipped) {
-      result_.skipped.push_back(ScanSkip{use.target_index, use.image_index, use.layer_index,
-                                         layer.digest, skip.path, skip.reason});
+      result_.skipped.push_back(ScanSkip{place, skip.path, skip.reason});
     }
   }
   if (!state.errors.empty()) {

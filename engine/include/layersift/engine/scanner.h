@@ -91,23 +91,24 @@ struct Finding {
   Presence presence;
 };
 
-// Something deliberately not scanned, reported so that nothing is skipped silently: an archive
-// over a size or expansion limit, a corrupt nested archive, one nested deeper than allowed.
-struct ScanSkip {
+// Where in a scan an error or a skip happened: a target, an image of it, a layer of that image.
+struct ScanPlace {
   size_t target_index = 0;
   size_t image_index = 0;
   int layer_index = kNoLayer;
   std::string layer_digest;
-  std::string path;
-  std::string reason;
 };
 
-struct ScanIssue {
-  size_t target_index = 0;
-  size_t image_index = 0;
-  int layer_index = kNoLayer;
-  std::string layer_digest;
+// Something that could not be scanned (a target, a layer): the scan is incomplete.
+struct ScanIssue : ScanPlace {
   std::string message;
+};
+
+// Something deliberately not scanned, reported so that nothing is skipped silently: an archive
+// over a size or expansion limit, a corrupt nested archive, one nested deeper than allowed.
+struct ScanSkip : ScanPlace {
+  std::string path;
+  std::string reason;
 };
 
 struct StageStats {
