@@ -67,8 +67,8 @@ double SecondsSince(Clock::time_point start) {
 
 // Something to scan: one layer blob (for every image that has it), one directory, or the
 // virtual files of one image config.
+// (Its kind is in its LayerResult.)
 struct Job {
-  JobKind kind = JobKind::kLayer;
   const LayerDescriptor* layer = nullptr;         // kLayer
   std::string directory;                          // kDirectory
   const std::vector<ConfigFile>* config = nullptr;  // kConfig
@@ -202,7 +202,7 @@ class ScanRun {
   void FinishJob(uint32_t job_id);
   void Collect();
   void ApplyImageSemantics();
-  uint32_t AddJob(Job job, LayerUse use, const std::string& dedup_key,
+  uint32_t AddJob(JobKind kind, Job job, LayerUse use, const std::string& dedup_key,
                   std::unordered_map<std::string, uint32_t>& jobs_by_key);
 
   const PatternDatabase& database_;
@@ -210,10 +210,8 @@ class ScanRun {
   ScanResult result_;
   std::vector<Job> jobs_;
   std::vector<std::unique_ptr<JobState>> states_;
-  // [target][image][layer] -> job, and [target][image] -> config job (or kNoJob).
-  static constexpr uint32_t kNoJob = UINT32_MAX;
+  // [target][image][layer] -> job: the layers whose entries decide presence.
   std::vector<std::vector<std::vector<uint32_t>>> layer_jobs_;
-  std::vector<std::vector<uint32_t>> config_jobs_;
   std::unique_ptr<ChunkPool> pool_;
   struct WorkerScratch {
     std::unique_ptr<ScanContext> context;
@@ -224,7 +222,7 @@ class ScanRun {
   std::atomic<uint64_t> layers_done_{0};
 };
 
-uint32_t ScanRun::AddJob(Job job, LayerUse use, const std::string& dedup_key,
+uint32_t ScanRun::AddJob(JobKind kind, Job job, LayerUse use, const std::string& dedup_key,
                         std::unordered_map<std::string, uint32_t>& jobs_by_key) {
   if (!dedup_key.empty()) {
     auto it = jobs_by_key.find(dedup_key);
@@ -237,10 +235,10 @@ uint32_t ScanRun::AddJob(Job job, LayerUse use, const std::string& dedup_key,
   const uint32_t id = static_cast<uint32_t>(jobs_.size());
   if (!dedup_key.empty()) jobs_by_key.emplace(dedup_key, id);
   LayerResult layer;
-  layer.kind = job.kind;
+  layer.kind = kind;
   layer.uses.push_back(use);
   if (job.layer != nullptr) layer.digest = job.layer->digest;
-  if (job.kind == JobKind::kConfig) layer.digest = dedup_key;  // the config blob's digest
+  if (kind == JobKind::kConfig) layer.digest = dedup_key;  // the config blob's digest
   jobs_.push_back(std::move(job));
   result_.layers.push_back(std::move(layer));
   states_.push_back(std::make_unique<JobState>());
@@ -267,33 +265,28 @@ void ScanRun::ResolveTargets(const std::vector<std::string>& specs) {
   std::unordered_map<std::string, uint32_t> blob_jobs;
   std::unordered_map<std::string, uint32_t> config_jobs;
   layer_jobs_.resize(result_.targets.size());
-  config_jobs_.resize(result_.targets.size());
   for (size_t t = 0; t < result_.targets.size(); ++t) {
     const Target& target = result_.targets[t];
     if (target.kind == TargetKind::kDirectory && !target.path.empty()) {
       Job job;
-      job.kind = JobKind::kDirectory;
       job.directory = target.path;
-      AddJob(std::move(job), LayerUse{t, 0, kNoLayer}, "", blob_jobs);
+      AddJob(JobKind::kDirectory, std::move(job), LayerUse{t, 0, kNoLayer}, "", blob_jobs);
     }
-    const bool is_image = target.kind == TargetKind::kOciLayout || target.kind == TargetKind::kDockerArchive;
+    const bool is_image = HasImageSemantics(target.kind);
     layer_jobs_[t].resize(target.images.size());
-    config_jobs_[t].assign(target.images.size(), kNoJob);
     for (size_t i = 0; i < target.images.size(); ++i) {
       const ImageDescriptor& image = target.images[i];
       if (!image.config_files.empty()) {
         Job job;
-        job.kind = JobKind::kConfig;
         job.config = &image.config_files;
-        config_jobs_[t][i] = AddJob(std::move(job), LayerUse{t, i, kNoLayer}, image.config_digest, config_jobs);
+        AddJob(JobKind::kConfig, std::move(job), LayerUse{t, i, kNoLayer}, image.config_digest, config_jobs);
       }
       for (const LayerDescriptor& layer : image.layers) {
         Job job;
-        job.kind = JobKind::kLayer;
         job.layer = &layer;
         job.record_entries = is_image;
         layer_jobs_[t][i].push_back(
-            AddJob(std::move(job), LayerUse{t, i, layer.index}, layer.digest, blob_jobs));
+            AddJob(JobKind::kLayer, std::move(job), LayerUse{t, i, layer.index}, layer.digest, blob_jobs));
       }
     }
   }
@@ -323,13 +316,13 @@ void ScanRun::ReadJob(uint32_t job_id, LayerReader& reader) {
     plan.entries = entries.get();
   }
   try {
-    if (job.kind == JobKind::kConfig) {
+    if (layer.kind == JobKind::kConfig) {
       ConfigFileWalker walker(*job.config);
       plan.apply_path_filter = false;  // virtual names, not paths
       plan.expand_archives = false;
       plan.whiteouts = false;
       reader.Read(job_id, walker, layer, plan);
-    } else if (job.kind == JobKind::kDirectory) {
+    } else if (layer.kind == JobKind::kDirectory) {
       auto walker = NewDirectoryWalker(job.directory, [&](const std::string& message) {
         std::lock_guard<std::mutex> lock(state.mutex);
         state.errors.push_back(message);
@@ -505,7 +498,7 @@ void ScanRun::FinishJob(uint32_t job_id) {
     layer.complete = false;
     layer.entries.reset();  // partial: cannot say what the layer removes
   }
-  if (job.kind == JobKind::kConfig) result_.config_files_scanned += job.config->size();
+  if (layer.kind == JobKind::kConfig) result_.config_files_scanned += job.config->size();
 }
 
 // Presence in the final image, and the attribution text with the secrets found in it masked.
@@ -522,14 +515,12 @@ void ScanRun::ApplyImageSemantics() {
   std::map<std::tuple<size_t, size_t, int>, std::vector<std::pair<uint64_t, uint64_t>>> history_secrets;
   for (Finding& f : result_.findings) {
     const LayerResult& job = result_.layers[f.layer_result_index];
-    const Target& target = result_.targets[f.target_index];
-    const bool is_image = target.kind == TargetKind::kOciLayout || target.kind == TargetKind::kDockerArchive;
-    if (!is_image) continue;
+    if (!HasImageSemantics(result_.targets[f.target_index].kind)) continue;
     if (job.kind == JobKind::kConfig) {
       f.presence.known = true;
       f.presence.present = true;  // the config is part of the image whatever its layers do
-      int k = -1;
-      if (std::sscanf(f.path.c_str(), "history[%d].created_by", &k) == 1 && k >= 0) {
+      const int k = HistoryIndexOfConfigFile(f.path);
+      if (k >= 0) {
         history_secrets[{f.target_index, f.image_index, k}].emplace_back(f.offset, f.offset + f.secret.size());
       }
       continue;

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <charconv>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -76,12 +77,72 @@ bool ValidDigest(const std::string& digest) {
   return digest.find_first_not_of("0123456789abcdef", 7) == std::string::npos;
 }
 
+// A string member of a JSON object, or "" (configs are untrusted: a wrong type is no value).
+std::string StringField(const json& object, const char* key) {
+  if (!object.is_object()) return "";
+  const auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+constexpr std::string_view kHistoryFilePrefix = "history[";
+constexpr std::string_view kHistoryFileSuffix = "].created_by";
+
+std::vector<ConfigFile> ConfigFilesFrom(const json& config) {
+  std::vector<ConfigFile> files;
+  if (!config.is_object()) return files;
+  auto add = [&files](std::string name, std::string content) {
+    if (!content.empty()) files.push_back(ConfigFile{std::move(name), std::move(content)});
+  };
+  const json container = config.value("config", json::object());
+  if (container.is_object()) {
+    const json env = container.value("Env", json::array());
+    if (env.is_array()) {
+      for (size_t i = 0; i < env.size(); ++i) {
+        if (env[i].is_string()) add("config:Env[" + std::to_string(i) + "]", env[i].get<std::string>());
+      }
+    }
+    const json labels = container.value("Labels", json::object());
+    if (labels.is_object()) {
+      // Scanned as KEY=value: rules that look for a name next to the value see the label's key.
+      for (const auto& [key, value] : labels.items()) {
+        if (value.is_string()) add("config:Labels[" + key + "]", key + "=" + value.get<std::string>());
+      }
+    }
+    for (const char* field : {"Cmd", "Entrypoint", "User", "WorkingDir"}) {
+      if (container.contains(field)) add(std::string("config:") + field, JoinedStrings(container[field]));
+    }
+  }
+  const json history = config.value("history", json::array());
+  if (history.is_array()) {
+    for (size_t k = 0; k < history.size(); ++k) {
+      add(std::string(kHistoryFilePrefix) + std::to_string(k) + std::string(kHistoryFileSuffix),
+          StringField(history[k], "created_by"));
+    }
+  }
+  return files;
+}
+
+void AttributeLayersFrom(const json& config, std::vector<LayerDescriptor>& layers) {
+  const json history = config.is_object() ? config.value("history", json::array()) : json::array();
+  if (!history.is_array()) return;
+  size_t layer = 0;
+  for (size_t k = 0; k < history.size() && layer < layers.size(); ++k) {
+    if (!history[k].is_object()) continue;
+    // Instructions that change no files (ENV, LABEL, ARG, ...) are recorded without a layer.
+    const auto empty = history[k].find("empty_layer");
+    if (empty != history[k].end() && empty->is_boolean() && empty->get<bool>()) continue;
+    layers[layer].history_index = static_cast<int>(k);
+    layers[layer].created_by = StringField(history[k], "created_by");
+    layers[layer].created_by_redacted = layers[layer].created_by;
+    ++layer;
+  }
+}
+
 // Reads the config's platform, virtual files and history into `image`.
-void ApplyConfig(const std::string& config_json, ImageDescriptor& image) {
-  const json config = ParseConfig(config_json);
+void ApplyConfig(const json& config, ImageDescriptor& image) {
   image.platform = PlatformOf(config);
-  image.config_files = ConfigFilesOf(config_json);
-  AttributeLayers(config_json, image.layers);
+  image.config_files = ConfigFilesFrom(config);
+  AttributeLayersFrom(config, image.layers);
 }
 
 bool PlatformMatches(const std::string& platform, const std::vector<std::string>& wanted) {
@@ -137,9 +198,9 @@ class OciLayout {
     image.reference = reference;
     const json config_descriptor = manifest.value("config", json::object());
     const std::string config_digest = config_descriptor.value("digest", "");
-    std::string config_text;
+    json config;
     if (!config_digest.empty()) {
-      config_text = ReadJsonBlob(config_digest, "image config").dump();
+      config = ReadJsonBlob(config_digest, "image config");
       image.config_digest = config_digest;
     }
     int index = 0;
@@ -154,7 +215,7 @@ class OciLayout {
       desc.open = [path] { return std::make_unique<FileSource>(path); };
       image.layers.push_back(std::move(desc));
     }
-    if (!config_text.empty()) ApplyConfig(config_text, image);
+    if (!config.is_null()) ApplyConfig(config, image);
     if (image.platform.empty() && descriptor.contains("platform")) {
       image.platform = PlatformOf(descriptor["platform"]);
     }
@@ -205,10 +266,9 @@ std::vector<ImageDescriptor> ResolveDockerArchive(const std::string& path) {
     const json tags = entry.value("RepoTags", json::array());
     if (tags.is_array() && !tags.empty() && tags[0].is_string()) image.reference = tags[0];
     json config;
-    std::string config_text;
     if (!config_path.empty()) {
       try {
-        config_text = ReadTarMember(path, config_path, kMaxMetadataBytes);
+        const std::string config_text = ReadTarMember(path, config_path, kMaxMetadataBytes);
         image.image_digest = "sha256:" + Sha256::HexOf(config_text);  // docker's image ID
         image.config_digest = image.image_digest;
         config = ParseJson(config_text, path + " " + config_path);
@@ -237,7 +297,7 @@ std::vector<ImageDescriptor> ResolveDockerArchive(const std::string& path) {
       image.layers.push_back(std::move(desc));
       ++index;
     }
-    if (!config_text.empty()) ApplyConfig(config_text, image);
+    if (!config.is_null()) ApplyConfig(config, image);
     images.push_back(std::move(image));
   }
   return images;
@@ -288,53 +348,20 @@ TargetKind Sniff(const std::string& path) {
 }  // namespace
 
 std::vector<ConfigFile> ConfigFilesOf(const std::string& config_json) {
-  const json config = ParseConfig(config_json);
-  std::vector<ConfigFile> files;
-  auto add = [&files](std::string name, std::string content) {
-    if (!content.empty()) files.push_back(ConfigFile{std::move(name), std::move(content)});
-  };
-  const json container = config.value("config", json::object());
-  if (container.is_object()) {
-    const json env = container.value("Env", json::array());
-    if (env.is_array()) {
-      for (size_t i = 0; i < env.size(); ++i) {
-        if (env[i].is_string()) add("config:Env[" + std::to_string(i) + "]", env[i].get<std::string>());
-      }
-    }
-    const json labels = container.value("Labels", json::object());
-    if (labels.is_object()) {
-      // Scanned as KEY=value: rules that look for a name next to the value see the label's key.
-      for (const auto& [key, value] : labels.items()) {
-        if (value.is_string()) add("config:Labels[" + key + "]", key + "=" + value.get<std::string>());
-      }
-    }
-    for (const char* field : {"Cmd", "Entrypoint", "User", "WorkingDir"}) {
-      if (container.contains(field)) add(std::string("config:") + field, JoinedStrings(container[field]));
-    }
-  }
-  const json history = config.value("history", json::array());
-  if (history.is_array()) {
-    for (size_t k = 0; k < history.size(); ++k) {
-      if (!history[k].is_object()) continue;
-      add("history[" + std::to_string(k) + "].created_by", history[k].value("created_by", ""));
-    }
-  }
-  return files;
+  return ConfigFilesFrom(ParseConfig(config_json));
 }
 
 void AttributeLayers(const std::string& config_json, std::vector<LayerDescriptor>& layers) {
-  const json history = ParseConfig(config_json).value("history", json::array());
-  if (!history.is_array()) return;
-  size_t layer = 0;
-  for (size_t k = 0; k < history.size() && layer < layers.size(); ++k) {
-    if (!history[k].is_object()) continue;
-    // Instructions that change no files (ENV, LABEL, ARG, ...) are recorded without a layer.
-    if (history[k].value("empty_layer", false)) continue;
-    layers[layer].history_index = static_cast<int>(k);
-    layers[layer].created_by = history[k].value("created_by", "");
-    layers[layer].created_by_redacted = layers[layer].created_by;
-    ++layer;
-  }
+  AttributeLayersFrom(ParseConfig(config_json), layers);
+}
+
+int HistoryIndexOfConfigFile(std::string_view name) {
+  if (!name.starts_with(kHistoryFilePrefix) || !name.ends_with(kHistoryFileSuffix)) return -1;
+  const std::string_view digits = name.substr(
+      kHistoryFilePrefix.size(), name.size() - kHistoryFilePrefix.size() - kHistoryFileSuffix.size());
+  int index = 0;
+  const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), index);
+  return error == std::errc() && end == digits.data() + digits.size() && !digits.empty() ? index : -1;
 }
 
 std::string_view TargetKindName(TargetKind kind) {

@@ -7,6 +7,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "layersift/fetch/byte_source.h"
@@ -57,7 +58,16 @@ struct ImageDescriptor {
 std::vector<ConfigFile> ConfigFilesOf(const std::string& config_json);
 void AttributeLayers(const std::string& config_json, std::vector<LayerDescriptor>& layers);
 
+// k for the virtual file "history[k].created_by", -1 for any other name.
+int HistoryIndexOfConfigFile(std::string_view name);
+
 enum class TargetKind { kOciLayout, kDockerArchive, kLayer, kDirectory };
+
+// Targets made of images with configs and layer order (OCI layouts, docker archives), where
+// attribution and presence in the final image mean something; not bare layers or directories.
+inline bool HasImageSemantics(TargetKind kind) {
+  return kind == TargetKind::kOciLayout || kind == TargetKind::kDockerArchive;
+}
 
 struct Target {
   std::string spec;  // as the user wrote it
