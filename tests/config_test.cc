@@ -50,6 +50,24 @@ TEST(ConfigFilesTest, MalformedConfigsGiveNothingRatherThanThrow) {
   EXPECT_TRUE(ConfigFilesOf("[1,2]").empty());
   EXPECT_TRUE(ConfigFilesOf(R"({"config": {"Env": "x", "Labels": [1]}, "history": {}})").empty());
   EXPECT_EQ(ConfigFilesOf(R"({"config": {"Env": [1, "A=b"]}})").size(), 1u);
+  // Fields of the wrong type are no value, not an exception that would fail the whole target.
+  const std::string odd = R"({"history": [{"created_by": 5}, {"created_by": "RUN x", "empty_layer": "yes"}]})";
+  ASSERT_EQ(ConfigFilesOf(odd).size(), 1u);
+  EXPECT_EQ(ConfigFilesOf(odd)[0].name, "history[1].created_by");
+  std::vector<LayerDescriptor> layers(2);
+  AttributeLayers(odd, layers);
+  EXPECT_EQ(layers[0].history_index, 0);
+  EXPECT_EQ(layers[0].created_by, "");
+  EXPECT_EQ(layers[1].history_index, 1);  // "yes" is not true: the entry made a layer
+}
+
+TEST(ConfigFilesTest, HistoryIndexOfAVirtualFileName) {
+  EXPECT_EQ(HistoryIndexOfConfigFile("history[0].created_by"), 0);
+  EXPECT_EQ(HistoryIndexOfConfigFile("history[12].created_by"), 12);
+  EXPECT_EQ(HistoryIndexOfConfigFile("history[].created_by"), -1);
+  EXPECT_EQ(HistoryIndexOfConfigFile("history[1x].created_by"), -1);
+  EXPECT_EQ(HistoryIndexOfConfigFile("config:Env[1]"), -1);
+  EXPECT_EQ(HistoryIndexOfConfigFile("history[3].created_by.bak"), -1);
 }
 
 TEST(AttributionTest, EmptyLayerEntriesAreSkippedWhenMappingHistoryToLayers) {
