@@ -2,18 +2,22 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <thread>
 
 #include "exit_codes.h"
+#include "registry_flags.h"
 #include "layersift/engine/matcher.h"
 #include "layersift/engine/path_filter.h"
 #include "layersift/engine/report.h"
 #include "layersift/engine/rule_set.h"
 #include "layersift/engine/scanner.h"
 #include "layersift/engine/suppression.h"
+#include "layersift/fetch/image_reference.h"
+#include "layersift/fetch/registry_client.h"
 #include "layersift/rules/rule_loader.h"
 #include "rule_commands.h"
 #include "rule_flags.h"
@@ -46,7 +50,36 @@ struct ScanFlags {
   std::string baseline;
   std::vector<std::string> ignore_files;
   bool no_ignore_file = false;
+  RegistryFlags registry;
 };
+
+struct ListFlags {
+  std::string what;
+  std::string format = "text";
+  RegistryFlags registry;
+};
+
+// `layersift ls REGISTRY` (the catalog) or `layersift ls REGISTRY/REPO` (its tags).
+int RunList(const ListFlags& flags) {
+  const auto [registry, repository] = ParseRegistryAndRepository(flags.what);
+  RegistryClient client(flags.registry.Options());
+  const std::vector<std::string> items =
+      repository.empty() ? client.ListRepositories(registry) : client.ListTags(registry, repository);
+  if (flags.format == "json") {
+    nlohmann::json out = {{"registry", registry}};
+    if (repository.empty()) {
+      out["repositories"] = items;
+    } else {
+      out["repository"] = repository;
+      out["tags"] = items;
+    }
+    std::cout << out.dump(2) << "\n";
+  } else {
+    for (const std::string& item : items) std::cout << item << "\n";
+  }
+  std::cout.flush();
+  return kExitClean;
+}
 
 // The baseline and ignore files the user named, and ./.layersiftignore if there is one.
 Suppressions LoadSuppressions(const ScanFlags& flags) {
@@ -93,6 +126,7 @@ int RunScan(const ScanFlags& flags) {
   options.max_archive_expanded_bytes = ParseByteSize(flags.max_archive_expanded, "--max-archive-expanded");
   options.max_archive_ratio = flags.max_archive_ratio;
   options.max_zip_bytes = ParseByteSize(flags.max_zip_size, "--max-zip-size");
+  options.registry = flags.registry.Options();
   const Suppressions suppressions = LoadSuppressions(flags);  // bad files: usage error, before scanning
   if (!flags.no_default_excludes) options.excluded_path_patterns = DefaultExcludedPathPatterns();
   options.excluded_path_patterns.insert(options.excluded_path_patterns.end(),
@@ -154,7 +188,9 @@ int main(int argc, char** argv) {
   ScanFlags scan;
   CLI::App* scan_cmd = app.add_subcommand("scan", "Scan images, layers and directories for secrets");
   scan_cmd->add_option("targets", scan.targets,
-                       "What to scan: oci:DIR[:TAG] (OCI image layout; every manifest if no tag), "
+                       "What to scan: docker://REGISTRY/REPO[:TAG|@DIGEST] (pulled from a registry; a bare "
+                       "reference such as alpine:3 or localhost:5000/app works too when no such "
+                       "local path exists), oci:DIR[:TAG] (OCI image layout; every manifest if no tag), "
                        "docker-archive:FILE (docker save output), layer:FILE (one layer blob: "
                        "tar, tar+gzip or tar+zstd), dir:PATH (files as they are). A bare path is "
                        "recognised by its content.")
@@ -218,6 +254,15 @@ int main(int argc, char** argv) {
                      "Do not read ./.layersiftignore");
   scan_cmd->add_flag("-q,--quiet", scan.quiet, "No progress line or summary on stderr");
   scan_cmd->add_flag("--stats", scan.stats, "Print per-stage statistics");
+  scan.registry.AddTo(*scan_cmd);
+
+  ListFlags list;
+  CLI::App* list_cmd = app.add_subcommand(
+      "ls", "List a registry's repositories (REGISTRY) or a repository's tags (REGISTRY/REPO)");
+  list_cmd->add_option("what", list.what, "REGISTRY (e.g. localhost:5000) or REGISTRY/REPO")->required();
+  list_cmd->add_option("--format", list.format, "text (one per line, default) or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  list.registry.AddTo(*list_cmd);
 
   RuleCommands rule_commands;
   rule_commands.AddTo(app);
@@ -230,6 +275,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (scan_cmd->parsed()) return RunScan(scan);
+    if (list_cmd->parsed()) return RunList(list);
     const int rc = rule_commands.Run();
     if (rc >= 0) return rc;
   } catch (const RuleError& e) {

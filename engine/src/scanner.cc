@@ -220,6 +220,7 @@ class ScanRun {
   tbb::enumerable_thread_specific<WorkerScratch> scratch_;
   std::atomic<uint64_t> stored_bytes_done_{0};
   std::atomic<uint64_t> layers_done_{0};
+  std::shared_ptr<RegistryClient> registry_;  // made for the first registry target
 };
 
 uint32_t ScanRun::AddJob(JobKind kind, Job job, LayerUse use, const std::string& dedup_key,
@@ -249,7 +250,13 @@ void ScanRun::ResolveTargets(const std::vector<std::string>& specs) {
   for (const std::string& spec : specs) {
     const size_t target_index = result_.targets.size();
     try {
-      result_.targets.push_back(ResolveTarget(spec, options_.platforms));
+      ResolveOptions resolve;
+      resolve.platforms = options_.platforms;
+      resolve.registry = [this] {
+        if (!registry_) registry_ = std::make_shared<RegistryClient>(options_.registry);
+        return registry_;
+      };
+      result_.targets.push_back(ResolveTarget(spec, resolve));
     } catch (const std::exception& e) {
       Target failed;
       failed.spec = spec;
@@ -592,13 +599,14 @@ ScanResult ScanRun::Run(const std::vector<std::string>& specs) {
   // Memory plan. Each reader holds decompression state (zstd windows up to 128 MiB, typically a
   // few MiB) and each chunk costs its capacity: readers are limited to what the budget affords,
   // and the pool to a few chunks per thread, which is all the matchers can use.
-  constexpr uint64_t kReaderBudgetBytes = 64ull << 20;
+  // A reader of a registry layer also holds that layer's download buffers.
+  const uint64_t reader_budget_bytes = (64ull << 20) + (registry_ ? registry_->buffer_bytes_per_blob() : 0);
   const size_t context_bytes = database_.context_bytes();
   const size_t chunk_capacity =
       2 * context_bytes + std::max(options_.chunk_bytes, kBinaryProbeBytes);
   const size_t readers = std::max<size_t>(
       1, std::min<size_t>({threads, std::max<size_t>(jobs_.size(), 1),
-                           std::max<uint64_t>(1, options_.max_memory_bytes / 2 / kReaderBudgetBytes)}));
+                           std::max<uint64_t>(1, options_.max_memory_bytes / 2 / reader_budget_bytes)}));
   const uint64_t chunk_budget = options_.max_memory_bytes / 2;
   // Enough for every matcher to hold one chunk while each reader fills another and one more
   // waits; more only adds memory, not speed.
@@ -680,6 +688,10 @@ ScanResult ScanRun::Run(const std::vector<std::string>& specs) {
   for (uint32_t j = 0; j < jobs_.size(); ++j) FinishJob(j);
   ApplyImageSemantics();
   Collect();
+  if (registry_) {
+    result_.registry_requests = registry_->requests_sent();
+    result_.downloads = registry_->download_stats();
+  }
   result_.wall_seconds = SecondsSince(start);
   if (database_.options().profile_rules) {
     result_.rule_profile.assign(database_.rules().size(), RuleProfile{});

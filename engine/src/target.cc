@@ -11,6 +11,8 @@
 #include "layersift/engine/digest.h"
 #include "layersift/engine/entry_source.h"
 #include "layersift/fetch/file_source.h"
+#include "layersift/fetch/image_reference.h"
+#include "layersift/fetch/registry_client.h"
 
 namespace layersift {
 namespace {
@@ -154,7 +156,118 @@ bool PlatformMatches(const std::string& platform, const std::vector<std::string>
   return false;
 }
 
-class OciLayout {
+// Where an image's manifests and blobs come from: an OCI layout on disk or a registry. The walk
+// over indexes and manifests (ImageWalk) is the same for both.
+class ImageStore {
+ public:
+  virtual ~ImageStore() = default;
+  // The manifest or index `digest`, verified against it. `media_type` comes in from the
+  // descriptor (may be empty) and goes out as the store knows it.
+  virtual std::string ReadManifest(const std::string& digest, std::string& media_type) = 0;
+  // A small blob (the image config), verified against its digest.
+  virtual std::string ReadBlob(const std::string& digest, uint64_t size_bytes) = 0;
+  // Opens a layer blob as stored, when the scan gets to it.
+  virtual std::function<std::unique_ptr<ByteSource>()> LayerOpener(const json& descriptor) = 0;
+};
+
+// Reads all of `source`, verified against `digest`, as a small document.
+std::string ReadVerified(std::unique_ptr<ByteSource> source, const std::string& digest, const std::string& what) {
+  try {
+    DigestingSource verified(std::move(source), digest);
+    return ReadSource(verified, what + " " + digest);
+  } catch (const SourceError& e) {
+    throw TargetError(what + " " + digest + ": " + e.what());
+  }
+}
+
+bool IsIndex(const std::string& media_type, const json& document) {
+  if (media_type == kOciIndex || media_type == kDockerManifestList) return true;
+  // An OCI index may omit its mediaType: it is the document with manifests and no layers.
+  return media_type.empty() && document.is_object() && document.contains("manifests") &&
+         !document.contains("layers");
+}
+
+// Expands indexes (keeping the platforms asked for) and turns manifests into images.
+class ImageWalk {
+ public:
+  ImageWalk(ImageStore& store, const std::vector<std::string>& platforms) : store_(store), platforms_(platforms) {}
+
+  void AddDescriptor(const json& descriptor, const std::string& reference, int depth) {
+    const std::string digest = descriptor.value("digest", "");
+    std::string media_type = descriptor.value("mediaType", "");
+    const std::string text = store_.ReadManifest(digest, media_type);
+    AddDocument(ParseJson(text, "manifest " + digest), media_type, digest, reference,
+                descriptor.value("platform", json()), depth);
+  }
+
+  void AddDocument(const json& document, std::string media_type, const std::string& digest,
+                   const std::string& reference, const json& platform_hint, int depth) {
+    if (media_type.empty() && document.is_object()) media_type = document.value("mediaType", "");
+    if (IsIndex(media_type, document)) {
+      if (depth > 4) throw TargetError("image index nesting deeper than 4 levels at " + digest);
+      for (const json& child : document.value("manifests", json::array())) {
+        // BuildKit stores provenance and SBOM attestations as pseudo-images: not image content.
+        const json annotations = child.value("annotations", json::object());
+        if (annotations.value("vnd.docker.reference.type", "") == "attestation-manifest") continue;
+        // A platform not asked for is not fetched at all (a registry round trip per image).
+        const std::string platform = PlatformOf(child.value("platform", json()));
+        if (!platform.empty() && !PlatformMatches(platform, platforms_)) {
+          skipped_platforms_.push_back(platform);
+          continue;
+        }
+        AddDescriptor(child, reference, depth + 1);
+      }
+      return;
+    }
+    if (!document.is_object() || document.value("schemaVersion", json(0)) != json(2)) {
+      throw TargetError("image manifest " + digest + " has an unsupported schemaVersion");
+    }
+    ImageDescriptor image;
+    image.image_digest = digest;
+    image.reference = reference;
+    const json config_descriptor = document.value("config", json::object());
+    const std::string config_digest = config_descriptor.value("digest", "");
+    json config;
+    if (!config_digest.empty()) {
+      const std::string text = store_.ReadBlob(config_digest, config_descriptor.value("size", uint64_t{0}));
+      config = ParseJson(text, "image config " + config_digest);
+      image.config_digest = config_digest;
+    }
+    int index = 0;
+    for (const json& layer : document.value("layers", json::array())) {
+      LayerDescriptor desc;
+      desc.index = index++;
+      desc.digest = layer.value("digest", "");
+      desc.media_type = layer.value("mediaType", "");
+      desc.size_bytes = layer.value("size", uint64_t{0});
+      desc.verify_digest = true;
+      if (!ValidDigest(desc.digest)) {
+        throw TargetError("layer " + std::to_string(desc.index) + " of manifest " + digest +
+                          " has an unsupported or malformed digest '" + desc.digest + "'");
+      }
+      desc.open = store_.LayerOpener(layer);
+      image.layers.push_back(std::move(desc));
+    }
+    if (!config.is_null()) ApplyConfig(config, image);
+    if (image.platform.empty()) image.platform = PlatformOf(platform_hint);
+    images_.push_back(std::move(image));
+  }
+
+  std::vector<ImageDescriptor>& images() { return images_; }
+  const std::vector<std::string>& skipped_platforms() const { return skipped_platforms_; }
+
+ private:
+  ImageStore& store_;
+  const std::vector<std::string>& platforms_;
+  std::vector<ImageDescriptor> images_;
+  std::vector<std::string> skipped_platforms_;
+};
+
+bool IsForeignLayer(const std::string& media_type) {
+  return media_type.find(".foreign.") != std::string::npos || media_type.find("nondistributable") != std::string::npos;
+}
+
+class OciLayout final : public ImageStore {
  public:
   explicit OciLayout(std::string dir) : dir_(std::move(dir)) {}
 
@@ -163,91 +276,153 @@ class OciLayout {
     return dir_ + "/blobs/sha256/" + digest.substr(7);
   }
 
-  // Reads and verifies a small blob (index, manifest, config).
-  json ReadJsonBlob(const std::string& digest, const std::string& what) const {
-    const std::string path = BlobPath(digest);
-    try {
-      DigestingSource source(std::make_unique<FileSource>(path), digest);
-      return ParseJson(ReadSource(source, what), what + " " + digest);
-    } catch (const SourceError& e) {
-      throw TargetError(what + " " + digest + ": " + e.what());
-    }
+  std::string ReadManifest(const std::string& digest, std::string& media_type) override {
+    return ReadVerified(OpenFile(digest), digest, "manifest");
   }
 
-  void AddManifest(const json& descriptor, const std::string& reference,
-                   std::vector<ImageDescriptor>& images, int depth) const {
-    const std::string media_type = descriptor.value("mediaType", "");
-    const std::string digest = descriptor.value("digest", "");
-    if (media_type == kOciIndex || media_type == kDockerManifestList) {
-      if (depth > 4) throw TargetError("image index nesting deeper than 4 levels at " + digest);
-      const json index = ReadJsonBlob(digest, "image index");
-      for (const json& child : index.value("manifests", json::array())) {
-        // BuildKit stores provenance and SBOM attestations as pseudo-images: not image content.
-        const json annotations = child.value("annotations", json::object());
-        if (annotations.value("vnd.docker.reference.type", "") == "attestation-manifest") continue;
-        AddManifest(child, reference, images, depth + 1);
-      }
-      return;
-    }
-    const json manifest = ReadJsonBlob(digest, "image manifest");
-    if (manifest.value("schemaVersion", 0) != 2) {
-      throw TargetError("image manifest " + digest + " has an unsupported schemaVersion");
-    }
-    ImageDescriptor image;
-    image.image_digest = digest;
-    image.reference = reference;
-    const json config_descriptor = manifest.value("config", json::object());
-    const std::string config_digest = config_descriptor.value("digest", "");
-    json config;
-    if (!config_digest.empty()) {
-      config = ReadJsonBlob(config_digest, "image config");
-      image.config_digest = config_digest;
-    }
-    int index = 0;
-    for (const json& layer : manifest.value("layers", json::array())) {
-      LayerDescriptor desc;
-      desc.index = index++;
-      desc.digest = layer.value("digest", "");
-      desc.media_type = layer.value("mediaType", "");
-      desc.size_bytes = layer.value("size", uint64_t{0});
-      desc.verify_digest = true;
-      const std::string path = BlobPath(desc.digest);
-      desc.open = [path] { return std::make_unique<FileSource>(path); };
-      image.layers.push_back(std::move(desc));
-    }
-    if (!config.is_null()) ApplyConfig(config, image);
-    if (image.platform.empty() && descriptor.contains("platform")) {
-      image.platform = PlatformOf(descriptor["platform"]);
-    }
-    images.push_back(std::move(image));
+  std::string ReadBlob(const std::string& digest, uint64_t) override {
+    return ReadVerified(OpenFile(digest), digest, "image config");
   }
 
-  std::vector<ImageDescriptor> Resolve(const std::string& tag) const {
+  std::function<std::unique_ptr<ByteSource>()> LayerOpener(const json& descriptor) override {
+    const std::string path = BlobPath(descriptor.value("digest", ""));
+    const json urls = descriptor.value("urls", json::array());
+    if (IsForeignLayer(descriptor.value("mediaType", "")) && urls.is_array() && !urls.empty() &&
+        urls[0].is_string()) {
+      // A non-distributable layer is usually left out of a layout: say where it lives.
+      const std::string url = urls[0];
+      return [path, url]() -> std::unique_ptr<ByteSource> {
+        std::error_code ec;
+        if (!fs::exists(path, ec)) {
+          throw SourceError("non-distributable layer not in the layout (it is published at " + url + ")");
+        }
+        return std::make_unique<FileSource>(path);
+      };
+    }
+    return [path] { return std::make_unique<FileSource>(path); };
+  }
+
+  std::vector<ImageDescriptor> Resolve(const std::string& tag, ImageWalk& walk) {
     std::ifstream in(dir_ + "/index.json", std::ios::binary);
     if (!in) throw TargetError("cannot read " + dir_ + "/index.json");
     std::stringstream text;
     text << in.rdbuf();
     const json index = ParseJson(text.str(), dir_ + "/index.json");
-    std::vector<ImageDescriptor> images;
     std::vector<std::string> available;
+    size_t matched = 0;
     for (const json& descriptor : index.value("manifests", json::array())) {
       const json annotations = descriptor.value("annotations", json::object());
       const std::string name = annotations.value("org.opencontainers.image.ref.name", "");
       if (!name.empty()) available.push_back(name);
       if (!tag.empty() && name != tag) continue;
-      AddManifest(descriptor, name, images, 0);
+      ++matched;
+      walk.AddDescriptor(descriptor, name, 0);
     }
-    if (!tag.empty() && images.empty()) {
+    if (!tag.empty() && matched == 0) {
       std::string list;
       for (const std::string& name : available) list += (list.empty() ? "" : ", ") + name;
       throw TargetError("tag '" + tag + "' not found in " + dir_ +
                         (list.empty() ? " (it has no tagged manifest)" : " (tags: " + list + ")"));
     }
-    return images;
+    return std::move(walk.images());
   }
 
  private:
+  std::unique_ptr<ByteSource> OpenFile(const std::string& digest) const {
+    try {
+      return std::make_unique<FileSource>(BlobPath(digest));
+    } catch (const SourceError& e) {
+      throw TargetError(e.what());
+    }
+  }
+
   std::string dir_;
+};
+
+// Images pulled from a registry: manifests by digest, blobs streamed by the registry client.
+class RegistryStore final : public ImageStore {
+ public:
+  RegistryStore(std::shared_ptr<RegistryClient> client, ImageReference reference)
+      : client_(std::move(client)), reference_(std::move(reference)) {}
+
+  std::string ReadManifest(const std::string& digest, std::string& media_type) override {
+    if (!ValidDigest(digest)) throw TargetError("unsupported or malformed digest '" + digest + "'");
+    ManifestResponse manifest = Fetch(digest);
+    if (!manifest.media_type.empty()) media_type = manifest.media_type;
+    return std::move(manifest.bytes);
+  }
+
+  std::string ReadBlob(const std::string& digest, uint64_t size_bytes) override {
+    if (!ValidDigest(digest)) throw TargetError("unsupported or malformed digest '" + digest + "'");
+    if (size_bytes > kMaxMetadataBytes) {
+      throw TargetError("image config " + digest + " is larger than " + std::to_string(kMaxMetadataBytes) + " bytes");
+    }
+    return ReadVerified(Guard([&] {
+                          return client_->OpenBlob(reference_.registry, reference_.repository, digest, size_bytes);
+                        }),
+                        digest, "image config");
+  }
+
+  std::function<std::unique_ptr<ByteSource>()> LayerOpener(const json& descriptor) override {
+    const std::string digest = descriptor.value("digest", "");
+    const uint64_t size = descriptor.value("size", uint64_t{0});
+    const json urls = descriptor.value("urls", json::array());
+    std::shared_ptr<RegistryClient> client = client_;
+    if (IsForeignLayer(descriptor.value("mediaType", "")) && urls.is_array() && !urls.empty() &&
+        urls[0].is_string()) {
+      // Non-distributable layers are not in the registry: they come from where they are published.
+      const std::string url = urls[0];
+      return [client, url, size, digest] { return client->OpenUrl(url, size, digest + " at " + url); };
+    }
+    const ImageReference reference = reference_;
+    return [client, reference, digest, size]() -> std::unique_ptr<ByteSource> {
+      try {
+        return client->OpenBlob(reference.registry, reference.repository, digest, size);
+      } catch (const RegistryError& e) {
+        throw SourceError(e.what());
+      }
+    };
+  }
+
+  std::vector<ImageDescriptor> Resolve(ImageWalk& walk) {
+    const ManifestResponse manifest = Fetch(reference_.ManifestReference());
+    const std::string digest = "sha256:" + Sha256::HexOf(manifest.bytes);
+    walk.AddDocument(ParseJson(manifest.bytes, "manifest " + reference_.ToString()), manifest.media_type, digest,
+                     reference_.ToString(), json(), 0);
+    return std::move(walk.images());
+  }
+
+ private:
+  // A manifest by tag or digest; one asked for by digest must hash to it (registries are not
+  // trusted to serve what they were asked for), and one whose Docker-Content-Digest disagrees
+  // with its bytes is refused.
+  ManifestResponse Fetch(const std::string& reference) {
+    ManifestResponse manifest =
+        Guard([&] { return client_->GetManifest(reference_.registry, reference_.repository, reference); });
+    const std::string digest = "sha256:" + Sha256::HexOf(manifest.bytes);
+    if (reference.rfind("sha256:", 0) == 0 && digest != reference) {
+      throw TargetError("manifest " + reference + " from " + reference_.registry + "/" + reference_.repository +
+                        " hashes to " + digest + ": not what was asked for");
+    }
+    if (!manifest.header_digest.empty() && manifest.header_digest.rfind("sha256:", 0) == 0 &&
+        manifest.header_digest != digest) {
+      throw TargetError("manifest " + reference + ": the registry says its digest is " + manifest.header_digest +
+                        " but its bytes hash to " + digest);
+    }
+    return manifest;
+  }
+
+  template <typename F>
+  static auto Guard(F&& call) -> decltype(call()) {
+    try {
+      return call();
+    } catch (const RegistryError& e) {
+      throw TargetError(e.what());
+    }
+  }
+
+  std::shared_ptr<RegistryClient> client_;
+  ImageReference reference_;
 };
 
 std::vector<ImageDescriptor> ResolveDockerArchive(const std::string& path) {
@@ -370,11 +545,30 @@ std::string_view TargetKindName(TargetKind kind) {
     case TargetKind::kDockerArchive: return "docker-archive";
     case TargetKind::kLayer: return "layer";
     case TargetKind::kDirectory: return "dir";
+    case TargetKind::kRegistry: return "docker";
   }
   return "?";
 }
 
+namespace {
+
+// A bare spec that is no local path is an image reference ("alpine", "localhost:5000/app:1"),
+// unless it is written like a path or a file name, which then simply does not exist.
+bool LooksLikeLocalPath(const std::string& spec) {
+  if (spec.empty() || spec[0] == '/' || spec[0] == '.' || spec[0] == '~') return true;
+  for (const char* suffix : {".tar", ".tar.gz", ".tgz", ".gz", ".zst", ".tzst", ".json"}) {
+    if (spec.ends_with(suffix)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 Target ResolveTarget(const std::string& spec, const std::vector<std::string>& platforms) {
+  return ResolveTarget(spec, ResolveOptions{platforms, nullptr});
+}
+
+Target ResolveTarget(const std::string& spec, const ResolveOptions& options) {
   Target target;
   target.spec = spec;
   std::string rest = spec;
@@ -384,9 +578,9 @@ Target ResolveTarget(const std::string& spec, const std::vector<std::string>& pl
     rest = rest.substr(prefix.size());
     return true;
   };
+  std::error_code ec;
   if (take_prefix("oci:")) {
     target.kind = TargetKind::kOciLayout;
-    std::error_code ec;
     const size_t colon = rest.rfind(':');
     if (!fs::is_directory(rest, ec) && colon != std::string::npos &&
         rest.find('/', colon) == std::string::npos) {
@@ -399,25 +593,54 @@ Target ResolveTarget(const std::string& spec, const std::vector<std::string>& pl
     target.kind = TargetKind::kLayer;
   } else if (take_prefix("dir:")) {
     target.kind = TargetKind::kDirectory;
-  } else {
+  } else if (spec.rfind("docker://", 0) == 0) {
+    target.kind = TargetKind::kRegistry;
+  } else if (!fs::exists(spec, ec) && !LooksLikeLocalPath(spec)) {
     const size_t colon = spec.find(':');
-    if (colon != std::string::npos && colon > 1 && !fs::exists(spec) &&
-        spec.find('/') > colon) {
-      throw TargetError(spec + ": unknown transport '" + spec.substr(0, colon) +
-                        "' (expected oci:, docker-archive:, layer: or dir:)");
+    try {
+      ParseImageReference(spec);
+      target.kind = TargetKind::kRegistry;
+    } catch (const ReferenceError& e) {
+      if (colon != std::string::npos && colon > 1 && spec.find('/') > colon) {
+        throw TargetError(spec + ": unknown transport '" + spec.substr(0, colon) +
+                          "' (expected oci:, docker-archive:, layer:, dir: or docker://)");
+      }
+      throw TargetError(spec + " does not exist, and is not an image reference either (" + e.what() + ")");
     }
+  } else {
     target.kind = Sniff(spec);
   }
   if (rest.empty()) throw TargetError(spec + ": no path given");
   target.path = rest;
-  std::error_code ec;
-  if (!fs::exists(rest, ec)) throw TargetError(spec + ": " + rest + " does not exist");
+  if (target.kind != TargetKind::kRegistry && !fs::exists(rest, ec)) {
+    throw TargetError(spec + ": " + rest + " does not exist");
+  }
+  std::vector<std::string> skipped_platforms;
   try {
     switch (target.kind) {
-      case TargetKind::kOciLayout:
+      case TargetKind::kOciLayout: {
         if (!fs::is_directory(rest, ec)) throw TargetError(rest + " is not a directory");
-        target.images = OciLayout(rest).Resolve(tag);
+        OciLayout layout(rest);
+        ImageWalk walk(layout, options.platforms);
+        target.images = layout.Resolve(tag, walk);
+        skipped_platforms = walk.skipped_platforms();
         break;
+      }
+      case TargetKind::kRegistry: {
+        ImageReference reference;
+        try {
+          reference = ParseImageReference(rest);
+        } catch (const ReferenceError& e) {
+          throw TargetError(e.what());
+        }
+        target.path = reference.ToString();
+        if (!options.registry) throw TargetError("registry targets are not available here");
+        RegistryStore store(options.registry(), reference);
+        ImageWalk walk(store, options.platforms);
+        target.images = store.Resolve(walk);
+        skipped_platforms = walk.skipped_platforms();
+        break;
+      }
       case TargetKind::kDockerArchive:
         target.images = ResolveDockerArchive(rest);
         break;
@@ -427,12 +650,13 @@ Target ResolveTarget(const std::string& spec, const std::vector<std::string>& pl
       case TargetKind::kDirectory:
         break;
     }
-    if (!platforms.empty() && target.kind != TargetKind::kDirectory && target.kind != TargetKind::kLayer) {
+    if (!options.platforms.empty() && target.kind != TargetKind::kDirectory && target.kind != TargetKind::kLayer) {
       std::string available;
+      for (const std::string& platform : skipped_platforms) available += (available.empty() ? "" : ", ") + platform;
       std::vector<ImageDescriptor> kept;
       for (ImageDescriptor& image : target.images) {
         available += (available.empty() ? "" : ", ") + (image.platform.empty() ? "unknown" : image.platform);
-        if (PlatformMatches(image.platform, platforms)) kept.push_back(std::move(image));
+        if (PlatformMatches(image.platform, options.platforms)) kept.push_back(std::move(image));
       }
       if (kept.empty()) {
         throw TargetError("no image for the platform(s) asked for (it has: " + available + ")");

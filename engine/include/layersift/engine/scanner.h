@@ -37,6 +37,9 @@ struct ScanOptions {
   // Zip archives are read from memory (their index is at the end): larger ones are skipped, and
   // reported.
   uint64_t max_zip_bytes = 256ull << 20;
+  // How registry targets (docker://...) are pulled: auth, TLS, connections and range size per
+  // layer, retries. A remote layer's download buffers count against max_memory_bytes.
+  RegistryOptions registry;
   // Called about five times a second while scanning, from a separate thread, if set.
   std::function<void(const struct ScanProgress&)> on_progress;
 };
@@ -169,6 +172,9 @@ struct ScanResult {
   uint64_t config_files_scanned = 0; // virtual files of image configs
   uint64_t findings_suppressed = 0;  // by a baseline or an ignore file (ApplySuppressions)
   uint64_t findings_not_present = 0; // dropped by KeepPresentOnly
+  // Registry targets: the small requests (pings, tokens, manifests) and the blob downloads.
+  uint64_t registry_requests = 0;
+  DownloadStats downloads;
   double wall_seconds = 0;
   unsigned threads = 0;
   // Per rule (indexed like the database's rules()), when the database profiles rules.

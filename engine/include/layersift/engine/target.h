@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "layersift/fetch/byte_source.h"
+#include "layersift/fetch/registry_client.h"
 
 namespace layersift {
 
@@ -61,27 +62,38 @@ void AttributeLayers(const std::string& config_json, std::vector<LayerDescriptor
 // k for the virtual file "history[k].created_by", -1 for any other name.
 int HistoryIndexOfConfigFile(std::string_view name);
 
-enum class TargetKind { kOciLayout, kDockerArchive, kLayer, kDirectory };
+enum class TargetKind { kOciLayout, kDockerArchive, kLayer, kDirectory, kRegistry };
 
 // Targets made of images with configs and layer order (OCI layouts, docker archives), where
 // attribution and presence in the final image mean something; not bare layers or directories.
 inline bool HasImageSemantics(TargetKind kind) {
-  return kind == TargetKind::kOciLayout || kind == TargetKind::kDockerArchive;
+  return kind == TargetKind::kOciLayout || kind == TargetKind::kDockerArchive ||
+         kind == TargetKind::kRegistry;
 }
 
 struct Target {
   std::string spec;  // as the user wrote it
   TargetKind kind = TargetKind::kLayer;
-  std::string path;
+  std::string path;  // the local path, or the normalised image reference
   std::vector<ImageDescriptor> images;  // directories have none: they are walked as files
 };
 
-// Resolves `spec`: oci:DIR[:TAG], docker-archive:FILE, layer:FILE, dir:PATH, or a bare path
-// recognised by its content (an OCI layout directory, a docker save tar, a gzip/zstd/tar layer,
-// any other directory or file). Throws TargetError.
-// `platforms`, when not empty, keeps only the images of those platforms ("os/arch[/variant]";
-// "linux/arm64" also matches "linux/arm64/v8"); a target left with no image is an error that
-// names the platforms it has.
+struct ResolveOptions {
+  // When not empty, only the images of these platforms are kept ("os/arch[/variant]";
+  // "linux/arm64" also matches "linux/arm64/v8"); a target left with no image is an error that
+  // names the platforms it has. Index entries of other platforms are not even fetched.
+  std::vector<std::string> platforms;
+  // The client for registry targets, made on first use; without it they are an error.
+  std::function<std::shared_ptr<RegistryClient>()> registry;
+};
+
+// Resolves `spec`: oci:DIR[:TAG], docker-archive:FILE, layer:FILE, dir:PATH,
+// docker://REGISTRY/REPO[:TAG][@DIGEST], or a bare path recognised by its content (an OCI layout
+// directory, a docker save tar, a gzip/zstd/tar layer, any other directory or file); a bare spec
+// that is no local path and reads as an image reference ("alpine:3", "localhost:5000/app") is
+// pulled from its registry. Registry manifests are verified against the digest asked for and
+// against Docker-Content-Digest. Throws TargetError naming the spec.
+Target ResolveTarget(const std::string& spec, const ResolveOptions& options);
 Target ResolveTarget(const std::string& spec, const std::vector<std::string>& platforms = {});
 
 std::string_view TargetKindName(TargetKind kind);
