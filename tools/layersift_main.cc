@@ -56,6 +56,7 @@ struct ScanFlags {
 struct ListFlags {
   std::string what;
   std::string format = "text";
+  unsigned page_size = RegistryClient::kDefaultPageSize;
   RegistryFlags registry;
 };
 
@@ -64,7 +65,8 @@ int RunList(const ListFlags& flags) {
   const auto [registry, repository] = ParseRegistryAndRepository(flags.what);
   RegistryClient client(flags.registry.Options());
   const std::vector<std::string> items =
-      repository.empty() ? client.ListRepositories(registry) : client.ListTags(registry, repository);
+      repository.empty() ? client.ListRepositories(registry, flags.page_size)
+                          : client.ListTags(registry, repository, flags.page_size);
   if (flags.format == "json") {
     nlohmann::json out = {{"registry", registry}};
     if (repository.empty()) {
@@ -262,6 +264,10 @@ int main(int argc, char** argv) {
   list_cmd->add_option("what", list.what, "REGISTRY (e.g. localhost:5000) or REGISTRY/REPO")->required();
   list_cmd->add_option("--format", list.format, "text (one per line, default) or json")
       ->check(CLI::IsMember({"text", "json"}));
+  list_cmd->add_option("--page-size", list.page_size,
+                       "Entries asked for per page (default 1000); every page is read, following "
+                       "the registry's Link headers")
+      ->check(CLI::Range(1u, 100000u));
   list.registry.AddTo(*list_cmd);
 
   RuleCommands rule_commands;

@@ -129,6 +129,17 @@ ordered_json StatsJson(const ScanResult& result) {
                                     {"decompress", s.decompress_seconds},
                                     {"walk", s.walk_seconds},
                                     {"match", s.match_seconds}};
+  if (result.registry_requests > 0 || result.downloads.requests > 0) {
+    const DownloadStats& d = result.downloads;
+    j["registry"] = ordered_json{{"requests", result.registry_requests},
+                                 {"blob_requests", d.requests},
+                                 {"blob_bytes", d.bytes_received},
+                                 {"retries", d.retries},
+                                 {"redirects", d.redirects},
+                                 {"redirect_renewals", d.redirect_renewals},
+                                 {"range_fallbacks", d.range_fallbacks},
+                                 {"auth_renewals", d.auth_renewals}};
+  }
   j["findings"] = result.findings.size();
   j["errors"] = result.errors.size();
   j["skipped"] = result.skipped.size();
@@ -381,6 +392,21 @@ class TextWriter final : public ReportSink {
                     static_cast<unsigned long long>(s.bytes_scanned), result_.threads,
                     std::string(GzipBackendName()).c_str());
       out_ << line;
+      if (result_.registry_requests > 0 || result_.downloads.requests > 0) {
+        const DownloadStats& d = result_.downloads;
+        std::snprintf(line, sizeof(line),
+                      "Registry: %llu requests, %llu blob range requests (%llu bytes), %llu retries, "
+                      "%llu redirects (%llu renewed), %llu range fallbacks, %llu credential renewals\n",
+                      static_cast<unsigned long long>(result_.registry_requests),
+                      static_cast<unsigned long long>(d.requests),
+                      static_cast<unsigned long long>(d.bytes_received),
+                      static_cast<unsigned long long>(d.retries),
+                      static_cast<unsigned long long>(d.redirects),
+                      static_cast<unsigned long long>(d.redirect_renewals),
+                      static_cast<unsigned long long>(d.range_fallbacks),
+                      static_cast<unsigned long long>(d.auth_renewals));
+        out_ << line;
+      }
     }
   }
 

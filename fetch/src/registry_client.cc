@@ -16,7 +16,6 @@ using nlohmann::json;
 constexpr size_t kMaxManifestBytes = 4 << 20;
 constexpr size_t kMaxListingPageBytes = 16 << 20;
 constexpr int kMaxListingPages = 100000;
-constexpr const char* kListingPageSize = "1000";
 
 bool IsSchema1(const std::string& media_type, const std::string& body) {
   if (media_type.find("application/vnd.docker.distribution.manifest.v1") != std::string::npos) return true;
@@ -159,15 +158,16 @@ std::unique_ptr<ByteSource> RegistryClient::OpenUrl(const std::string& url, uint
   return impl_->downloader_.Open(std::move(request));
 }
 
-std::vector<std::string> RegistryClient::ListRepositories(const std::string& registry) {
+std::vector<std::string> RegistryClient::ListRepositories(const std::string& registry, unsigned page_size) {
   return impl_->List(registry, kCatalogScope,
-                     impl_->auth_.BaseUrl(registry) + "/v2/_catalog?n=" + kListingPageSize, "repositories",
+                     impl_->auth_.BaseUrl(registry) + "/v2/_catalog?n=" + std::to_string(page_size), "repositories",
                      "catalog of " + registry);
 }
 
-std::vector<std::string> RegistryClient::ListTags(const std::string& registry, const std::string& repository) {
+std::vector<std::string> RegistryClient::ListTags(const std::string& registry, const std::string& repository,
+                                                 unsigned page_size) {
   return impl_->List(registry, RepositoryPullScope(repository),
-                     impl_->auth_.BaseUrl(registry) + "/v2/" + repository + "/tags/list?n=" + kListingPageSize,
+                     impl_->auth_.BaseUrl(registry) + "/v2/" + repository + "/tags/list?n=" + std::to_string(page_size),
                      "tags", "tags of " + registry + "/" + repository);
 }
 

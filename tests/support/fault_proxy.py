@@ -57,7 +57,8 @@ one rule applies to a request. A rule is a dict:
       "truncate"    after_bytes: full headers (original Content-Length), that many body bytes,
                     then a clean close (the client sees a short body)
       "status"      code (e.g. 429, 503, 408, 500), optional retry_after (seconds, sent as
-                    Retry-After), optional body (str/bytes; default a registry-style JSON error):
+                    Retry-After), optional body (str/bytes; default a registry-style JSON error),
+                    optional content_type (default application/json):
                     answered by the proxy without contacting upstream
       "stall"       after_bytes, seconds: that many body bytes, a pause, then a clean close
       "ignore_range"  the Range (and If-Range) header is dropped before forwarding: a ranged
@@ -67,6 +68,8 @@ one rule applies to a request. A rule is a dict:
       "corrupt"     offset: absolute byte offset in the blob whose bits are flipped (xor 0xff) as
                     the body passes (a 206 answer's Content-Range start is taken into account;
                     nothing happens if the offset is outside the bytes sent)
+      "absolute_link"  a relative Link header target ("</v2/_catalog?...>") is rewritten to an
+                    absolute URL on the proxy, to exercise clients' handling of both forms
       "redirect"    answer 307 with Location
                     http://REDIRECT_HOST/s3/<digest>?X-Amz-Signature=<random hex>&n=<counter>
                     (the digest is taken from the request path). Options:
@@ -102,7 +105,7 @@ import urllib.parse
 __all__ = ["FaultProxy", "ACTIONS"]
 
 ACTIONS = ("reset", "truncate", "status", "stall", "ignore_range", "bad_content_range",
-           "corrupt", "redirect")
+           "corrupt", "redirect", "absolute_link")
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "proxy-authenticate",
               "proxy-authorization", "te", "trailer", "trailers", "transfer-encoding", "upgrade"}
 CHUNK = 64 * 1024
@@ -438,7 +441,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         extra = []
         if rule.get("retry_after") is not None:
             extra.append(("Retry-After", str(rule.get("retry_after"))))
-        self._send_simple(rule.code, body, "application/json", extra)
+        self._send_simple(rule.code, body, rule.get("content_type", "application/json"), extra)
 
     def _send_redirect(self, rule):
         m = DIGEST_RE.search(self.path)
@@ -574,6 +577,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                     shift = int(rule.get("shift", 1))
                     headers[i] = (name, "bytes %d-%d/%s" % (int(m.group(1)) + shift,
                                                            int(m.group(2)) + shift, m.group(3)))
+        if action == "absolute_link":
+            host = self.server.owner.host
+            headers = [(name, re.sub(r"<(/[^>]*)>", lambda m: f"<http://{host}{m.group(1)}>", value)
+                        if name.lower() == "link" else value) for name, value in headers]
         self.entry["status"] = status
         self.record()
         self.send_response_only(status, reason)

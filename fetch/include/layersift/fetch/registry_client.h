@@ -68,9 +68,12 @@ class RegistryClient {
   // credentials.
   std::unique_ptr<ByteSource> OpenUrl(const std::string& url, uint64_t size_bytes, const std::string& name);
 
-  // Every repository of the catalog, and every tag of a repository, following Link pagination.
-  std::vector<std::string> ListRepositories(const std::string& registry);
-  std::vector<std::string> ListTags(const std::string& registry, const std::string& repository);
+  // Every repository of the catalog, and every tag of a repository, asking for `page_size` per
+  // page and following Link pagination (relative or absolute targets).
+  static constexpr unsigned kDefaultPageSize = 1000;
+  std::vector<std::string> ListRepositories(const std::string& registry, unsigned page_size = kDefaultPageSize);
+  std::vector<std::string> ListTags(const std::string& registry, const std::string& repository,
+                                    unsigned page_size = kDefaultPageSize);
 
   DownloadStats download_stats() const;
   uint64_t requests_sent() const;              // small requests: pings, tokens, manifests, lists
