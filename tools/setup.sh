@@ -13,6 +13,9 @@ packages=(
   isal zstd gzip tar python3 time
   # the report-format tests validate SARIF output against the shipped schema
   python3-jsonschema
+  # the registry tests: a real registry, skopeo to push to it, htpasswd for Basic auth, openssl
+  # to sign the test token server's tokens, curl for the fixtures' self-test
+  docker-registry skopeo apache2-utils openssl curl
 )
 
 missing=()

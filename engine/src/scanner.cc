@@ -179,6 +179,9 @@ struct JobState {
   std::vector<PendingFinding> findings;
   std::map<uint32_t, std::vector<PieceLines>> pieces;  // file_seq -> pieces
   std::vector<std::string> errors;
+  // The blob did not hash to its digest: its bytes are not the layer's, so nothing found in them
+  // is reported.
+  bool discard_findings = false;
   double match_seconds = 0;
 };
 
@@ -373,7 +376,21 @@ void ScanRun::ReadJob(uint32_t job_id, LayerReader& reader) {
     }
   } catch (const std::exception& e) {
     std::lock_guard<std::mutex> lock(state.mutex);
-    state.errors.push_back(e.what());
+    const bool mismatch = job.layer != nullptr && job.layer->verify_digest && !computed_digest.empty() &&
+                          computed_digest != job.layer->digest;
+    if (mismatch) {
+      // The bytes are not the layer's (corrupted on the way or at rest): whatever failed first,
+      // the mismatch is the cause to report.
+      std::string message = e.what();
+      if (message.find("digest mismatch") == std::string::npos) {
+        message = "digest mismatch: expected " + job.layer->digest + ", content hashes to " +
+                  computed_digest + " (" + message + ")";
+      }
+      state.discard_findings = true;
+      state.errors.push_back(message + "; the layer's findings discarded");
+    } else {
+      state.errors.push_back(e.what());
+    }
   }
   if (job.layer != nullptr) {
     if (layer.digest.empty()) layer.digest = computed_digest;
@@ -465,6 +482,7 @@ void ScanRun::FinishJob(uint32_t job_id) {
   LayerResult& layer = result_.layers[job_id];
   const Job& job = jobs_[job_id];
   layer.stats.match_seconds = state.match_seconds;
+  if (state.discard_findings) state.findings.clear();
   for (PendingFinding& pending : state.findings) {
     uint64_t newlines_before_piece = 0;
     int64_t last_newline = -1;

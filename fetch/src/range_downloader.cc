@@ -38,6 +38,7 @@ struct Segment {
   std::unique_ptr<uint8_t[]> buffer;
   uint64_t filled = 0;               // bytes received, contiguous from start
   int failures = 0;                  // failed attempts in a row without a byte of progress
+  int redirects = 0;                 // redirects followed since its last byte of progress
   bool active = false;               // a transfer is filling it
   Clock::time_point not_before{};    // backoff: no new attempt before this
   uint64_t size() const { return end - start; }
@@ -82,7 +83,6 @@ struct Blob {
   bool sequential = false;            // the server ignores ranges: one stream, in order
   bool range_headers_trusted = true;  // false: Content-Range lied, so ask for no range at all
   std::string data_url;               // where the registry redirected the blob, if it did
-  int redirects_in_row = 0;
   std::string fatal;                  // set once: the consumer throws it
   bool renew_needed = false;
   bool renewing = false;
@@ -494,7 +494,10 @@ size_t RangeDownloader::Impl::Receive(Transfer& t, const char* data, size_t n) {
   }
   t.progress += bytes;
   bytes_received_ += bytes;
-  if (bytes > 0) blob.renewals_without_progress = 0;
+  if (bytes > 0) {
+    blob.renewals_without_progress = 0;
+    segment->redirects = 0;
+  }
   blob.changed.notify_all();
   return n;
 }
@@ -538,7 +541,6 @@ void RangeDownloader::Impl::Finish(Transfer* t, CURLcode code) {
                                     : segment.done() && blob.next_start >= blob.request.size_bytes;
     if (complete) {
       segment.failures = 0;
-      blob.redirects_in_row = 0;
     } else {
       Retry(blob, segment, *t, "the server ended the answer early", std::nullopt);
     }
@@ -547,7 +549,7 @@ void RangeDownloader::Impl::Finish(Transfer* t, CURLcode code) {
     if (status >= 300 && status <= 399) {
       if (location.empty()) {
         SetFatal(blob, what + ": " + StatusText(status) + " without a Location");
-      } else if (++blob.redirects_in_row > kMaxRedirectsInARow) {
+      } else if (++segment.redirects > kMaxRedirectsInARow) {
         SetFatal(blob, what + ": more than " + std::to_string(kMaxRedirectsInARow) + " redirects in a row");
       } else {
         blob.data_url = location;
