@@ -145,8 +145,9 @@ class CliTest(unittest.TestCase):
             self.assertEqual(strip(sniffed), strip(explicit), name)
 
     def test_unknown_transport_and_tag_are_explained(self):
-        proc = run("scan", "--quiet", "docker://example.com/x:1", check_codes=[3])
+        proc = run("scan", "--quiet", "containers-storage:x", check_codes=[3])
         self.assertIn("unknown transport", proc.stdout)
+        self.assertIn("docker://", proc.stdout)  # the transports there are, listed
         oci = target("oci-demo").rsplit(":", 1)[0]
         proc = run("scan", "--quiet", oci + ":nosuchtag", check_codes=[3])
         self.assertIn("tag 'nosuchtag' not found", proc.stdout)

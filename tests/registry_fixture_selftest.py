@@ -32,7 +32,7 @@ REG = None  # the auth="none" registry shared by RegistryTest and FaultProxyTest
 STARTED = []  # every Registry started here, to check nothing is left running
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-BIG_LAYER = "sha256:80e566de0f647402a44c56d9939293bfa2394fa784cd21e0c0c303ee15363088"
+BIG_LAYER = None  # the largest compressed layer of oci-demo (the corpus is redrawn every run)
 
 
 def corpus(name):
@@ -91,9 +91,24 @@ def parse_bearer_challenge(value):
     return dict(re.findall(r'(\w+)="([^"]*)"', params))
 
 
+def largest_compressed_layer(layout, tag):
+    """Digest of the largest gzip/zstd layer of the layout's image `tag` (kept as is by a push)."""
+    def blob(digest):
+        with open(os.path.join(layout, "blobs", "sha256", digest[7:]), "rb") as f:
+            return json.load(f)
+    with open(os.path.join(layout, "index.json")) as f:
+        index = json.load(f)
+    descriptor = next(m for m in index["manifests"]
+                      if m.get("annotations", {}).get("org.opencontainers.image.ref.name") == tag)
+    layers = [layer for layer in blob(descriptor["digest"])["layers"]
+              if layer["mediaType"].endswith(("+gzip", "+zstd"))]
+    return max(layers, key=lambda layer: layer["size"])["digest"]
+
+
 def setUpModule():
-    global REG
+    global REG, BIG_LAYER
     require_tools()  # a missing tool fails every test here, naming tools/setup.sh
+    BIG_LAYER = largest_compressed_layer(corpus("oci-demo"), "demo")
     REG = start_registry()
     REG.push(corpus("oci-demo") + ":demo", "demo:latest")
     REG.push(corpus("oci-demo") + ":demo", "demo-zstd:latest", zstd=True)

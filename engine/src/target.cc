@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <filesystem>
 #include <fstream>
@@ -597,6 +598,16 @@ Target ResolveTarget(const std::string& spec, const ResolveOptions& options) {
     target.kind = TargetKind::kRegistry;
   } else if (!fs::exists(spec, ec) && !LooksLikeLocalPath(spec)) {
     const size_t colon = spec.find(':');
+    const std::string prefix = spec.substr(0, colon);
+    // skopeo's other transports ("containers-storage:app") read like name:tag references.
+    static constexpr std::string_view kOtherTransports[] = {
+        "containers-storage", "docker-daemon", "oci-archive", "ostree", "sif", "tarball"};
+    if (colon != std::string::npos &&
+        (spec.compare(colon, 3, "://") == 0 ||
+         std::find(std::begin(kOtherTransports), std::end(kOtherTransports), prefix) != std::end(kOtherTransports))) {
+      throw TargetError(spec + ": unknown transport '" + prefix +
+                        "' (expected oci:, docker-archive:, layer:, dir: or docker://)");
+    }
     try {
       ParseImageReference(spec);
       target.kind = TargetKind::kRegistry;

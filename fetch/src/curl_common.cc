@@ -83,10 +83,10 @@ std::optional<std::string> ResponseHeaders::Get(std::string_view lower_name) con
   return it->second;
 }
 
+// A host name that does not resolve is almost always a typo: failing at once says so sooner.
 bool IsRetryableCurlCode(CURLcode code) {
   switch (code) {
     case CURLE_COULDNT_CONNECT:
-    case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_OPERATION_TIMEDOUT:
     case CURLE_PARTIAL_FILE:
     case CURLE_RECV_ERROR:
