@@ -48,6 +48,17 @@ bool KeyMatches(const std::string& key, const std::string& registry) {
   return host == registry;
 }
 
+// A string member of a config object: config.json is user-edited, so a wrong type is an error
+// that names the file, never a JSON library exception.
+std::string StringField(const json& object, const char* key, const std::string& config_path) {
+  const auto it = object.find(key);
+  if (it == object.end() || it->is_null()) return "";
+  if (!it->is_string()) {
+    throw RegistryError(config_path + ": \"" + key + "\" must be a string");
+  }
+  return it->get<std::string>();
+}
+
 // What a helper is asked for: docker.io's historical server URL, or the registry host.
 std::string ServerUrl(const std::string& registry) {
   return registry == kDockerHub ? kDockerHubServerUrl : registry;
@@ -65,18 +76,18 @@ int Reap(pid_t pid) {
 
 std::optional<Credential> RunCredentialHelper(const std::string& helper, const std::string& server_url) {
   const std::string program = "docker-credential-" + helper;
-  int in[2], out[2];
+  // stdin, stdout (the answer) and stderr (diagnostics only: docker ignores them too)
+  int in[2], out[2], err[2];
   if (pipe2(in, O_CLOEXEC) != 0) throw RegistryError("cannot run " + program + ": pipe failed");
-  if (pipe2(out, O_CLOEXEC) != 0) {
-    close(in[0]);
-    close(in[1]);
+  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
+    for (int fd : {in[0], in[1], out[0], out[1]}) close(fd);
     throw RegistryError("cannot run " + program + ": pipe failed");
   }
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, in[0], 0);
   posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, out[1], 2);
+  posix_spawn_file_actions_adddup2(&actions, err[1], 2);
   std::string arg0 = program, arg1 = "get";
   char* argv[] = {arg0.data(), arg1.data(), nullptr};
   pid_t pid = 0;
@@ -84,9 +95,11 @@ std::optional<Credential> RunCredentialHelper(const std::string& helper, const s
   posix_spawn_file_actions_destroy(&actions);
   close(in[0]);
   close(out[1]);
+  close(err[1]);
   if (spawned != 0) {
     close(in[1]);
     close(out[0]);
+    close(err[0]);
     throw RegistryError("cannot run credential helper " + program + " (named in docker's config.json): " +
                         std::strerror(spawned));
   }
@@ -105,31 +118,43 @@ std::optional<Credential> RunCredentialHelper(const std::string& helper, const s
     pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   }
   close(in[1]);
-  std::string output;
+  std::string output, diagnostics;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kHelperTimeoutMs);
   bool timed_out = false;
-  for (;;) {
+  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+  std::string* sinks[2] = {&output, &diagnostics};
+  while (fds[0].fd >= 0 || fds[1].fd >= 0) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       timed_out = true;
       break;
     }
-    pollfd fd{out[0], POLLIN, 0};
-    if (poll(&fd, 1, static_cast<int>(left.count())) <= 0) continue;
-    char buffer[4096];
-    const ssize_t n = read(out[0], buffer, sizeof(buffer));
-    if (n <= 0) break;
-    if (output.size() < kHelperOutputLimit) output.append(buffer, static_cast<size_t>(n));
+    if (poll(fds, 2, static_cast<int>(left.count())) <= 0) continue;
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+      char buffer[4096];
+      const ssize_t n = read(fds[i].fd, buffer, sizeof(buffer));
+      if (n <= 0) {
+        close(fds[i].fd);
+        fds[i].fd = -1;  // poll ignores negative descriptors
+      } else if (sinks[i]->size() < kHelperOutputLimit) {
+        sinks[i]->append(buffer, static_cast<size_t>(n));
+      }
+    }
   }
-  close(out[0]);
+  for (const pollfd& fd : fds) {
+    if (fd.fd >= 0) close(fd.fd);
+  }
   if (timed_out) kill(pid, SIGKILL);
   const int status = Reap(pid);
   if (timed_out) throw RegistryError("credential helper " + program + " did not answer within 30 s");
   if (status != 0) {
-    if (output.find("credentials not found") != std::string::npos) return std::nullopt;
-    while (!output.empty() && (output.back() == '\n' || output.back() == '\r')) output.pop_back();
+    // Helpers say "credentials not found in native keychain" (on stdout, by the protocol).
+    std::string message = output + diagnostics;
+    if (message.find("credentials not found") != std::string::npos) return std::nullopt;
+    while (!message.empty() && (message.back() == '\n' || message.back() == '\r')) message.pop_back();
     throw RegistryError("credential helper " + program + " failed for " + server_url + ": " +
-                        output.substr(0, 300));
+                        message.substr(0, 300));
   }
   const json answer = json::parse(output, nullptr, /*allow_exceptions=*/false);
   if (!answer.is_object() || !answer.value("Secret", json()).is_string()) {
@@ -179,19 +204,26 @@ std::optional<Credential> CredentialStore::Lookup(const std::string& registry) {
   if (config.is_discarded() || !config.is_object()) {
     throw RegistryError(config_path_ + " is not valid JSON");
   }
-  const json helpers = config.value("credHelpers", json::object());
-  if (helpers.is_object()) {
-    for (const auto& [key, helper] : helpers.items()) {
-      if (KeyMatches(key, registry) && helper.is_string()) return RunCredentialHelper(helper, ServerUrl(registry));
+  // docker's order: a registry's own helper, else the default store, else the file's auths.
+  const auto helpers = config.find("credHelpers");
+  if (helpers != config.end() && helpers->is_object()) {
+    for (const auto& [key, helper] : helpers->items()) {
+      if (!KeyMatches(key, registry)) continue;
+      if (!helper.is_string()) throw RegistryError(config_path_ + ": credHelpers[\"" + key + "\"] must be a string");
+      return RunCredentialHelper(helper.get<std::string>(), ServerUrl(registry));
     }
   }
-  const json auths = config.value("auths", json::object());
-  if (auths.is_object()) {
-    for (const auto& [key, entry] : auths.items()) {
+  const std::string store = StringField(config, "credsStore", config_path_);
+  if (!store.empty()) {
+    if (std::optional<Credential> credential = RunCredentialHelper(store, ServerUrl(registry))) return credential;
+  }
+  const auto auths = config.find("auths");
+  if (auths != config.end() && auths->is_object()) {
+    for (const auto& [key, entry] : auths->items()) {
       if (!KeyMatches(key, registry) || !entry.is_object()) continue;
       Credential credential;
-      credential.identity_token = entry.value("identitytoken", "");
-      const std::string encoded = entry.value("auth", "");
+      credential.identity_token = StringField(entry, "identitytoken", config_path_);
+      const std::string encoded = StringField(entry, "auth", config_path_);
       if (!encoded.empty()) {
         const auto decoded = Base64Decode(encoded);
         const size_t colon = decoded ? decoded->find(':') : std::string::npos;
@@ -201,16 +233,14 @@ std::optional<Credential> CredentialStore::Lookup(const std::string& registry) {
         credential.username = decoded->substr(0, colon);
         credential.password = decoded->substr(colon + 1);
       } else {
-        credential.username = entry.value("username", "");
-        credential.password = entry.value("password", "");
+        credential.username = StringField(entry, "username", config_path_);
+        credential.password = StringField(entry, "password", config_path_);
       }
       if (!credential.username.empty() || !credential.password.empty() || !credential.identity_token.empty()) {
         return credential;
       }
     }
   }
-  const std::string store = config.value("credsStore", "");
-  if (!store.empty()) return RunCredentialHelper(store, ServerUrl(registry));
   return std::nullopt;
 }
 

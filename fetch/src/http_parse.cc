@@ -244,16 +244,14 @@ std::optional<std::string> Base64Decode(std::string_view text) {
   int count = 0;
   size_t padding = 0;
   for (char c : text) {
+    if (c == '\n' || c == '\r') continue;  // line breaks may appear anywhere
     if (c == '=') {
       ++padding;
       continue;
     }
     if (padding > 0) return std::nullopt;  // data after padding
     const char* found = c == '\0' ? nullptr : std::strchr(kBase64Alphabet, c);
-    if (found == nullptr) {
-      if (c == '\n' || c == '\r') continue;
-      return std::nullopt;
-    }
+    if (found == nullptr) return std::nullopt;
     bits = (bits << 6) | static_cast<uint32_t>(found - kBase64Alphabet);
     if (++count == 4) {
       out.push_back(static_cast<char>((bits >> 16) & 0xff));

@@ -78,6 +78,7 @@ bool ValidRegistry(std::string_view host) {
 
 // Whether the first component of a name is a registry rather than part of a docker.io path.
 bool LooksLikeRegistry(std::string_view component) {
+  if (component.empty()) return false;  // "/x": an empty path component, rejected later
   return component.find('.') != std::string_view::npos ||
          component.find(':') != std::string_view::npos || component == "localhost" ||
          component.front() == '[' ||
