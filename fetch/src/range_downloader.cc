@@ -30,6 +30,10 @@ constexpr size_t kErrorBodyBytes = 512;
 // delivery never spans more than two segments.
 constexpr long kReceiveBufferBytes = 256 << 10;
 constexpr uint64_t kMinRangeBytes = 1 << 20;
+// A waiting consumer is woken once this many bytes are ready for it (or its segment is
+// complete), not for every delivery: curl hands over 16 KiB at a time, and a wake-up per
+// delivery cost more CPU than the copy.
+constexpr uint64_t kWakeBytes = 256 << 10;
 
 // A byte range of the blob and the buffer it is received into.
 struct Segment {
@@ -89,6 +93,7 @@ struct Blob {
   std::string challenge;
   int renewals_without_progress = 0;
   bool cancelled = false;
+  bool consumer_waiting = false;
   std::vector<std::unique_ptr<uint8_t[]>> spare_buffers;
   size_t buffers_in_use = 0;
   std::vector<Transfer*> transfers;   // transfer thread only
@@ -286,7 +291,9 @@ std::span<const uint8_t> RangeDownloader::Impl::Next(const std::shared_ptr<Blob>
       wake = false;
       continue;
     }
+    blob.consumer_waiting = true;
     blob.changed.wait(lock);
+    blob.consumer_waiting = false;
   }
 }
 
@@ -498,7 +505,10 @@ size_t RangeDownloader::Impl::Receive(Transfer& t, const char* data, size_t n) {
     blob.renewals_without_progress = 0;
     segment->redirects = 0;
   }
-  blob.changed.notify_all();
+  if (blob.consumer_waiting) {
+    const Segment& front = blob.segments.front();
+    if (front.done() || front.filled - blob.front_consumed >= kWakeBytes) blob.changed.notify_all();
+  }
   return n;
 }
 
