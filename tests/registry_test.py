@@ -38,9 +38,9 @@ OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 ZSTD_LAYER = "application/vnd.oci.image.layer.v1.tar+zstd"
 
 # Small retry waits and a short stall window keep fault runs quick; 1 MiB ranges make the
-# multi-megabyte test layer several ranges.
+# multi-megabyte test layer several ranges (4 in flight: the default).
 FAST_FETCH = ["--retry-backoff", "0.05", "--stall-timeout", "2", "--range-size", "1MiB",
-              "--fetch-connections", "4", "--max-retries", "3"]
+              "--max-retries", "3"]
 
 
 def corpus(name):
@@ -492,6 +492,17 @@ class FaultInjectionTest(unittest.TestCase):
         self.assert_clean([self.blob_rule("ignore_range", times=1),
                            self.blob_rule("reset", after_bytes=2500000, times=1)])
 
+    def test_single_stream_resumes_with_a_range(self):
+        # --fetch-connections 1 streams the blob with one request; a broken stream resumes where
+        # it stopped with an open-ended range.
+        report = self.assert_clean([self.blob_rule("reset", after_bytes=2500000)],
+                                   "--fetch-connections", "1")
+        self.assertGreaterEqual(report["stats"]["registry"]["retries"], 1)
+        gets = [r["headers"].get("range") for r in self.proxy.requests if self.big_layer in r["path"]]
+        self.assertIsNone(gets[0])
+        self.assertRegex(gets[1], r"^bytes=\d+-$")
+        self.assertGreaterEqual(int(gets[1][6:-1]), 1 << 20)
+
     def test_redirect_to_storage_without_credentials(self):
         report = self.assert_clean([self.blob_rule("redirect", times=-1, reject_authorization=True)])
         self.assertGreaterEqual(report["stats"]["registry"]["redirects"], 1)
@@ -598,7 +609,7 @@ class ProtocolTest(unittest.TestCase):
         cls.reg = Registry(auth="none")
         cls.reg.start()
         cls.digest = cls.reg.upload_layout(corpus("oci-demo") + ":demo", "demo:latest")
-        cls.proxy = FaultProxy(cls.reg.host)
+        cls.proxy = FaultProxy(cls.reg.host, blob_path=cls.reg.blob_path)
         cls.proxy.start()
 
     @classmethod
@@ -631,6 +642,27 @@ class ProtocolTest(unittest.TestCase):
             reference="demo@" + self.digest)
         self.assertEqual(rc, 3)
         self.assertIn("not what was asked for", report["errors"][0]["message"])
+
+    def test_foreign_layer_comes_from_its_urls(self):
+        # A non-distributable layer is not in the registry: it is read from its descriptor's
+        # urls (here the proxy's storage server), without the registry's credentials.
+        body, content_type = self.reg.manifest("demo", "latest")
+        manifest = json.loads(body)
+        layer = manifest["layers"][1]
+        layer["mediaType"] = "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"
+        layer["urls"] = [f"http://{self.proxy.redirect_host}/s3/{layer['digest']}"]
+        rc, clean, err = self.scan_with([])
+        self.proxy.clear_log()
+        rc, report, err = self.scan_with([{"match": r"/manifests/latest", "action": "status",
+                                           "code": 200, "body": json.dumps(manifest),
+                                           "content_type": content_type}])
+        self.assertIn(rc, (0, 1), err)
+        self.assertEqual(report["errors"], [])
+        self.assertEqual(finding_keys(report, with_digests=False), finding_keys(clean, with_digests=False))
+        self.assertEqual([r["path"].split("?")[0] for r in self.proxy.redirect_requests],
+                         [f"/s3/{layer['digest']}"])
+        self.assertFalse([r for r in self.proxy.requests if layer["digest"] in r["path"]
+                          and not r["path"].startswith("/s3/")])
 
     def test_docker_content_digest_is_optional(self):
         # The fault proxy's own answers carry no Docker-Content-Digest: serve the real manifest

@@ -24,7 +24,8 @@ void RegistryFlags::AddTo(CLI::App& app) {
   app.add_flag("--password-stdin", password_stdin, "Read the registry password (or token) from stdin")
       ->group(group);
   app.add_option("--fetch-connections", fetch_connections,
-                 "Byte ranges of one layer downloaded in parallel (default 4)")
+                 "Byte ranges of one layer downloaded in parallel (default 4); 1 streams each "
+                 "layer with one request, asking for a range only to resume it")
       ->check(CLI::Range(1u, 64u))
       ->group(group);
   app.add_option("--range-size", range_size,

@@ -216,6 +216,9 @@ RangeDownloader::Impl::~Impl() {
 
 std::shared_ptr<Blob> RangeDownloader::Impl::Start(BlobRequest request) {
   auto blob = std::make_shared<Blob>(std::move(request));
+  // One connection: one streaming request, as `curl` would make (servers answer ranged requests
+  // at a higher cost); ranges are then only asked for to resume after a failure.
+  blob->sequential = options_.connections_per_blob == 1;
   Wake(blob);
   return blob;
 }

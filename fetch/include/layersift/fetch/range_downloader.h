@@ -37,7 +37,9 @@ struct BlobRequest {
 
 struct RangeDownloadOptions {
   HttpOptions http;
-  unsigned connections_per_blob = 4;          // ranges of one blob in flight at once
+  // Ranges of one blob in flight at once; 1 streams the blob with one request (and asks for a
+  // range only to resume it).
+  unsigned connections_per_blob = 4;
   uint64_t range_size_bytes = 16ull << 20;    // bytes per range request
 };
 
