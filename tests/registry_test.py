@@ -446,7 +446,11 @@ class FaultInjectionTest(unittest.TestCase):
         for r in ranged:
             last = int(r["headers"]["range"].split("-")[1])
             self.assertLess(last, self.big_size)
-        self.assertEqual(report["stats"]["registry"]["retries"], 0)
+        stats = report["stats"]["registry"]
+        self.assertEqual(stats["retries"], 0)
+        # connections are reused across ranges, layers and the config
+        self.assertGreaterEqual(stats["blob_requests"], 10)
+        self.assertLessEqual(stats["blob_connections"], 5, stats)
 
     def test_connection_reset_resumes(self):
         report = self.assert_clean([self.blob_rule("reset", after_bytes=300000, times=2)])
@@ -538,6 +542,38 @@ class FaultInjectionTest(unittest.TestCase):
     def test_repeated_resets_exhaust_retries(self):
         self.assert_layer_fails([self.blob_rule("reset", after_bytes=0, times=-1)], self.big_layer,
                                 "gave up after 3 retries")
+
+
+class TlsTest(unittest.TestCase):
+    """A registry over HTTPS (self-signed): certificates are verified unless told otherwise, and
+    HTTP/2 is used where the server offers it."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.reg = Registry(auth="basic", tls=True)
+        cls.reg.start()
+        cls.reg.upload_layout(corpus("oci-demo") + ":demo", "demo:latest")
+        rc, cls.local, _ = run_scan([corpus("oci-demo")])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.reg.stop()
+
+    def test_certificate_is_verified_by_default(self):
+        rc, report, err = run_scan([f"docker://{self.reg.host}/demo:latest"], "--max-retries", "0",
+                                   registry=self.reg)
+        self.assertEqual(rc, 3)
+        self.assertIn("certificate", report["errors"][0]["message"])
+
+    def test_insecure_tls_over_http2(self):
+        rc, report, err = run_scan([f"docker://{self.reg.host}/demo:latest"], "--insecure-tls",
+                                   registry=self.reg)
+        self.assertIn(rc, (0, 1), err)
+        self.assertEqual(finding_keys(report), finding_keys(self.local))
+        stats = report["stats"]["registry"]
+        self.assertGreater(stats["blob_requests"], 0)
+        self.assertEqual(stats["blob_http2_requests"], stats["blob_requests"])
+        self.assertEqual(stats["blob_connections"], 1)  # every blob multiplexed on one connection
 
 
 class ListTest(unittest.TestCase):

@@ -132,7 +132,10 @@ ordered_json StatsJson(const ScanResult& result) {
   if (result.registry_requests > 0 || result.downloads.requests > 0) {
     const DownloadStats& d = result.downloads;
     j["registry"] = ordered_json{{"requests", result.registry_requests},
+                                 {"connections", result.registry_connections},
                                  {"blob_requests", d.requests},
+                                 {"blob_connections", d.connections_opened},
+                                 {"blob_http2_requests", d.http2_requests},
                                  {"blob_bytes", d.bytes_received},
                                  {"retries", d.retries},
                                  {"redirects", d.redirects},

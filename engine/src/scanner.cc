@@ -708,6 +708,7 @@ ScanResult ScanRun::Run(const std::vector<std::string>& specs) {
   Collect();
   if (registry_) {
     result_.registry_requests = registry_->requests_sent();
+    result_.registry_connections = registry_->connections_opened();
     result_.downloads = registry_->download_stats();
   }
   result_.wall_seconds = SecondsSince(start);

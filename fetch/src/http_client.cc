@@ -73,6 +73,8 @@ CURLcode HttpClient::Perform(const HttpRequest& request, const std::string& url,
   ++requests_sent_;
   const CURLcode code = curl_easy_perform(easy);
   curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &response.status);
+  long connects = 0;
+  if (curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK) connections_opened_ += connects;
   if (IsRedirect(response.status)) {
     char* location = nullptr;
     curl_easy_getinfo(easy, CURLINFO_REDIRECT_URL, &location);

@@ -46,6 +46,7 @@ class HttpClient {
 
   const HttpOptions& options() const { return options_; }
   uint64_t requests_sent() const { return requests_sent_.load(); }
+  uint64_t connections_opened() const { return connections_opened_.load(); }
 
   static constexpr int kMaxRedirects = 5;
 
@@ -59,6 +60,7 @@ class HttpClient {
   mutable std::mutex random_mutex_;
   mutable std::mt19937_64 random_;
   mutable std::atomic<uint64_t> requests_sent_{0};
+  mutable std::atomic<uint64_t> connections_opened_{0};
 };
 
 }  // namespace layersift

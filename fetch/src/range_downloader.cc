@@ -124,6 +124,8 @@ class RangeDownloader::Impl {
     s.range_fallbacks = range_fallbacks_.load();
     s.auth_renewals = auth_renewals_.load();
     s.bytes_received = bytes_received_.load();
+    s.connections_opened = connections_opened_.load();
+    s.http2_requests = http2_requests_.load();
     return s;
   }
   uint64_t buffer_bytes_per_blob() const {
@@ -168,7 +170,7 @@ class RangeDownloader::Impl {
   std::vector<std::shared_ptr<Blob>> blobs_;  // transfer thread only
   std::mt19937_64 random_{std::random_device{}()};
   std::atomic<uint64_t> requests_{0}, retries_{0}, redirects_{0}, redirect_renewals_{0},
-      range_fallbacks_{0}, auth_renewals_{0}, bytes_received_{0};
+      range_fallbacks_{0}, auth_renewals_{0}, bytes_received_{0}, connections_opened_{0}, http2_requests_{0};
   std::thread thread_;
 };
 
@@ -532,6 +534,12 @@ void RangeDownloader::Impl::Finish(Transfer* t, CURLcode code) {
   Blob& blob = *t->blob;
   long status = 0;
   curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+  long connects = 0;
+  if (curl_easy_getinfo(t->easy, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK) connections_opened_ += connects;
+  long version = 0;
+  if (curl_easy_getinfo(t->easy, CURLINFO_HTTP_VERSION, &version) == CURLE_OK && version == CURL_HTTP_VERSION_2_0) {
+    ++http2_requests_;
+  }
   std::string location;
   if (const char* url = nullptr; curl_easy_getinfo(t->easy, CURLINFO_REDIRECT_URL, &url) == CURLE_OK && url) {
     location = url;

@@ -175,6 +175,8 @@ DownloadStats RegistryClient::download_stats() const { return impl_->downloader_
 
 uint64_t RegistryClient::requests_sent() const { return impl_->http_.requests_sent(); }
 
+uint64_t RegistryClient::connections_opened() const { return impl_->http_.connections_opened(); }
+
 uint64_t RegistryClient::buffer_bytes_per_blob() const { return impl_->downloader_.buffer_bytes_per_blob(); }
 
 }  // namespace layersift

@@ -20,6 +20,8 @@ Registry(auth="none", token_expires_in=300, token_field="token", jwt_header="x5c
     jwt_header         "x5c" (certificate chain in the JWT header) or "kid" (libtrust key id)
     token_hard_expiry  make the registry refuse tokens once token_expires_in seconds have passed
                        (distribution otherwise accepts them for 60 s more)
+    tls                serve HTTPS with a self-signed certificate for 127.0.0.1 (tls_cert_path);
+                       the registry then also speaks HTTP/2 to clients that offer it
 
     Context manager; start() / stop() (stop is idempotent and also kills the registry process
     if the test process exits without calling it). Each instance has its own temporary
@@ -28,7 +30,7 @@ Registry(auth="none", token_expires_in=300, token_field="token", jwt_header="x5c
 
 Properties
     host          "127.0.0.1:PORT" (plain HTTP)
-    url           "http://127.0.0.1:PORT"
+    url           "http://127.0.0.1:PORT" ("https://..." with tls=True)
     auth          the auth mode
     username      fixed test user name for basic/token (None for auth="none")
     password      fixed test password for basic/token (None for auth="none")
@@ -90,6 +92,7 @@ import os
 import re
 import shutil
 import signal
+import ssl
 import socket
 import subprocess
 import tempfile
@@ -156,7 +159,10 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-_OPENER = urllib.request.build_opener(_NoRedirect, urllib.request.ProxyHandler({}))
+# The fixture talks to its own registries only: a TLS one has a self-signed certificate.
+_OPENER = urllib.request.build_opener(
+    _NoRedirect, urllib.request.ProxyHandler({}),
+    urllib.request.HTTPSHandler(context=ssl._create_unverified_context()))
 
 
 def http_request(url, method="GET", headers=None, body=None, timeout=30):
@@ -183,10 +189,11 @@ def _scope_for(path, method):
 
 class Registry:
     def __init__(self, auth="none", token_expires_in=300, token_field="token",
-                 jwt_header="x5c", token_hard_expiry=False, start_timeout=20):
+                 jwt_header="x5c", token_hard_expiry=False, start_timeout=20, tls=False):
         if auth not in ("none", "basic", "token"):
             raise ValueError(f"auth must be none, basic or token: {auth!r}")
         self.auth = auth
+        self.tls = tls
         self.start_timeout = start_timeout
         self._token_args = dict(expires_in=token_expires_in, token_field=token_field,
                                 jwt_header=jwt_header, hard_expiry=token_hard_expiry)
@@ -215,6 +222,8 @@ class Registry:
         try:
             os.makedirs(self.storage_dir)
             auth_yaml = self._prepare_auth()
+            if self.tls:
+                self._make_certificate()
             last_error = None
             for _ in range(3):  # the port picked may be taken before the registry binds it
                 self._port = free_port()
@@ -269,7 +278,28 @@ class Registry:
                     f"    issuer: {ts.issuer}\n    rootcertbundle: {ts.cert_path}\n")
         return ""
 
+    def _make_certificate(self):
+        """A self-signed certificate for 127.0.0.1 (the registry then serves HTTPS, and HTTP/2
+        to clients that offer it)."""
+        proc = subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+             "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+             "-keyout", self.tls_key_path, "-out", self.tls_cert_path],
+            capture_output=True, text=True, timeout=60)
+        if proc.returncode != 0:
+            raise RuntimeError(f"openssl req failed: {proc.stderr}")
+
+    @property
+    def tls_cert_path(self):
+        return os.path.join(self._dir, "registry.crt")
+
+    @property
+    def tls_key_path(self):
+        return os.path.join(self._dir, "registry.key")
+
     def _write_config(self, auth_yaml):
+        tls_yaml = (f"  tls:\n    certificate: {self.tls_cert_path}\n    key: {self.tls_key_path}\n"
+                    if self.tls else "")
         config = f"""version: 0.1
 log:
   level: warn
@@ -289,7 +319,7 @@ http:
   secret: {base64.b16encode(os.urandom(16)).decode().lower()}
   headers:
     X-Content-Type-Options: [nosniff]
-{auth_yaml}"""
+{tls_yaml}{auth_yaml}"""
         with open(self.config_path, "w") as f:
             f.write(config)
 
@@ -333,7 +363,7 @@ http:
 
     @property
     def url(self):
-        return f"http://{self.host}"
+        return f"{'https' if self.tls else 'http'}://{self.host}"
 
     @property
     def username(self):

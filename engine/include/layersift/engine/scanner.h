@@ -174,6 +174,7 @@ struct ScanResult {
   uint64_t findings_not_present = 0; // dropped by KeepPresentOnly
   // Registry targets: the small requests (pings, tokens, manifests) and the blob downloads.
   uint64_t registry_requests = 0;
+  uint64_t registry_connections = 0;  // opened by those requests
   DownloadStats downloads;
   double wall_seconds = 0;
   unsigned threads = 0;

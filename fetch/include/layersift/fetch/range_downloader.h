@@ -51,6 +51,8 @@ struct DownloadStats {
   uint64_t range_fallbacks = 0;  // blobs read as one stream because the server ignored Range
   uint64_t auth_renewals = 0;    // 401 answers that made credentials be renewed
   uint64_t bytes_received = 0;   // blob bytes delivered (after resumes: no byte counted twice)
+  uint64_t connections_opened = 0;  // new connections (the others were reused)
+  uint64_t http2_requests = 0;   // answered over HTTP/2 (multiplexed on shared connections)
 };
 
 // What a blob's bytes cost in memory: each blob holds up to connections_per_blob + 1 buffers of

@@ -77,6 +77,7 @@ class RegistryClient {
 
   DownloadStats download_stats() const;
   uint64_t requests_sent() const;              // small requests: pings, tokens, manifests, lists
+  uint64_t connections_opened() const;         // by small requests (see DownloadStats for blobs)
   uint64_t buffer_bytes_per_blob() const;      // see RangeDownloader
 
  private:
