@@ -546,8 +546,9 @@ class FaultProxyTest(unittest.TestCase):
         c = Curl("-r", "10-19", location)
         self.assertEqual((c.status, c.headers["content-range"], c.body),
                          (206, f"bytes 10-19/{len(self.blob)}", self.blob[10:20]), c)
-        c = Curl("-r", "816400-", location)
-        self.assertEqual((c.status, c.body), (206, self.blob[816400:]), c)
+        tail = len(self.blob) - 1000  # the blob's size depends on the corpus drawn this run
+        c = Curl("-r", f"{tail}-", location)
+        self.assertEqual((c.status, c.body), (206, self.blob[tail:]), c)
         c = Curl("-r", f"{len(self.blob)}-", location)
         self.assertEqual((c.status, c.headers["content-range"]),
                          (416, f"bytes */{len(self.blob)}"), c)

@@ -60,7 +60,8 @@ struct DownloadStats {
 class RangeDownloader {
  public:
   explicit RangeDownloader(RangeDownloadOptions options);
-  // Stops the transfer thread. Sources opened from this downloader must be destroyed first.
+  // Releases the downloader; its transfer thread stops once the sources opened from it (which
+  // share it) are gone too.
   ~RangeDownloader();
   RangeDownloader(const RangeDownloader&) = delete;
   RangeDownloader& operator=(const RangeDownloader&) = delete;
