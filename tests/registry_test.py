@@ -331,6 +331,32 @@ class CredentialsTest(unittest.TestCase):
         with open(log) as f:
             self.assertEqual(f.read().split(), [self.reg.host, self.reg.host])
 
+    def test_identity_token_is_exchanged_by_oauth2(self):
+        # `docker login` against an OAuth2 token service stores a refresh token: it is posted
+        # as a refresh_token grant, never sent to the registry.
+        env, _ = self.env_with_config(
+            {"auths": {self.reg.host: {"auth": "", "identitytoken": self.reg.token_server.identity_token}}})
+        self.reg.token_server.clear_token_requests()
+        rc, report, err = self.scan(self.reg, env)
+        self.assertIn(rc, (0, 1), err)
+        self.assertEqual(finding_keys(report), finding_keys(self.local))
+        grants = [r.get("grant") for r in self.reg.token_requests]
+        self.assertEqual(grants, ["refresh_token"])
+
+    def test_access_token_field_and_default_lifetime(self):
+        # OAuth2-style answers: "access_token" only, no expires_in (60 s is assumed).
+        reg = Registry(auth="token", token_field="access_token", token_expires_in=None)
+        reg.start()
+        try:
+            reg.upload_layout(corpus("oci-demo") + ":demo", "demo:latest")
+            reg.token_server.clear_token_requests()
+            rc, report, err = run_scan([f"docker://{reg.host}/demo:latest"], "--plain-http", registry=reg)
+            self.assertIn(rc, (0, 1), err)
+            self.assertEqual(finding_keys(report), finding_keys(self.local))
+            self.assertEqual(len(reg.token_requests), 1)
+        finally:
+            reg.stop()
+
     def test_helper_without_credentials_means_anonymous(self):
         script = "#!/bin/sh\necho 'credentials not found in native keychain'\nexit 1\n"
         env, _ = self.env_with_config({"credHelpers": {self.reg.host: "empty"}}, {"empty": script})

@@ -103,6 +103,8 @@ class TokenServer:
         self.expires_in, self.token_field = expires_in, token_field
         self.jwt_header, self.hard_expiry = jwt_header, hard_expiry
         self.grant = lambda kind, name, actions: list(actions)
+        # The refresh token `docker login` stores as "identitytoken" for OAuth2 token services.
+        self.identity_token = "layersift-test-identity-" + base64.b16encode(os.urandom(8)).decode().lower()
         self._lock = threading.Lock()
         self._requests = []
         self._server = self._thread = None
@@ -255,6 +257,33 @@ class _TokenHandler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
+
+    def do_POST(self):
+        """The OAuth2 form of the token endpoint: grant_type=refresh_token with the identity
+        token (client_id, service and scope as form fields); answers access_token."""
+        owner = self.server.owner
+        length = int(self.headers.get("Content-Length") or 0)
+        form = urllib.parse.parse_qs(self.rfile.read(length).decode(), keep_blank_values=True)
+        field = lambda name: form.get(name, [None])[0]
+        scopes = [s for value in form.get("scope", []) for s in value.split(" ") if s]
+        entry = {"path": self.path, "service": field("service"), "account": None, "scopes": scopes,
+                 "had_credentials": field("refresh_token") is not None, "authorized": False,
+                 "status": None, "grant": field("grant_type"), "client_id": field("client_id")}
+        try:
+            if (urllib.parse.urlsplit(self.path).path.rstrip("/") != "/token"
+                    or field("grant_type") != "refresh_token"
+                    or field("refresh_token") != owner.identity_token or not field("client_id")):
+                entry["status"] = 401
+                self._send_json(401, {"error": "invalid_grant"})
+                return
+            entry["authorized"] = True
+            answer = {"access_token": owner.issue(scopes), "scope": " ".join(scopes)}
+            if owner.expires_in is not None:
+                answer["expires_in"] = owner.expires_in
+            entry["status"] = 200
+            self._send_json(200, answer)
+        finally:
+            owner._record(entry)
 
     def do_GET(self):
         owner = self.server.owner
