@@ -330,12 +330,15 @@ class TextWriter final : public ReportSink {
 
   void PrintError(const ScanIssue& e) {
     if (errors_printed_++ == 0) out_ << "\n" << Bold("Errors (these parts were not fully scanned):") << "\n";
-    out_ << "  " << result_.targets[e.target_index].spec;
+    const std::string& spec = result_.targets[e.target_index].spec;
+    // A target that could not be resolved says so in a message that already names it.
+    const bool named = e.layer_index == kNoLayer && e.message.rfind(spec + ": ", 0) == 0;
+    out_ << "  " << (named ? "" : spec);
     if (e.layer_index != kNoLayer) {
       out_ << ", layer " << e.layer_index;
       if (!e.layer_digest.empty()) out_ << " (" << Short(e.layer_digest) << ")";
     }
-    out_ << ": " << e.message << "\n";
+    out_ << (named ? "" : ": ") << e.message << "\n";
   }
 
   void Finish() override {
