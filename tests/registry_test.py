@@ -186,7 +186,7 @@ class RegistryMatchesLayoutTest(unittest.TestCase):
         self.check_mode("token")
 
     def test_zstd_layers(self):
-        for mode in ("none", "token"):
+        for mode in ("none", "basic", "token"):
             for repo, layout in (("zstd-demo", "oci-demo"), ("zstd-multi", "oci-multiarch")):
                 with self.subTest(mode=mode, repo=repo):
                     report = self.scan_registry(mode, f"{repo}:latest")
