@@ -91,7 +91,6 @@ Accept-Ranges: bytes and Content-Type: application/octet-stream; a single "Range
 import binascii
 import fcntl
 import http.client
-import http.server
 import json
 import os
 import re
@@ -101,6 +100,8 @@ import termios
 import threading
 import time
 import urllib.parse
+
+from .http_server import TrackingHandler, TrackingServer
 
 __all__ = ["FaultProxy", "ACTIONS"]
 
@@ -164,35 +165,10 @@ class _Rule:
         return self.spec.get(key, default)
 
 
-class _Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-
+class _Server(TrackingServer):
     def __init__(self, owner, role):
         self.owner, self.role = owner, role
-        self._conns = {}
-        self._conns_lock = threading.Lock()
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-    def track(self, sock, add):
-        with self._conns_lock:
-            if add:
-                self._conns[sock] = threading.current_thread()
-            else:
-                self._conns.pop(sock, None)
-
-    def close_all(self, timeout=10):
-        with self._conns_lock:
-            conns = list(self._conns.items())
-        for sock, _ in conns:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        deadline = time.monotonic() + timeout
-        for _, thread in conns:
-            if thread is not threading.current_thread():
-                thread.join(max(0.0, deadline - time.monotonic()))
+        super().__init__(_Handler)
 
 
 class FaultProxy:
@@ -342,24 +318,8 @@ class FaultProxy:
             return self._issued.get(n)
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(TrackingHandler):
     timeout = 120
-
-    def setup(self):
-        super().setup()
-        self.server.track(self.connection, True)
-
-    def finish(self):
-        try:
-            super().finish()
-        except OSError:
-            pass
-        finally:
-            self.server.track(self.connection, False)
-
-    def log_message(self, fmt, *args):
-        pass
 
     def handle_one_request(self):
         try:

@@ -46,11 +46,9 @@ expires_in seconds have passed (to test that a client fetches a new one).
 import base64
 import datetime
 import hashlib
-import http.server
 import json
 import os
 import shutil
-import socket
 import ssl
 import subprocess
 import tempfile
@@ -58,6 +56,8 @@ import threading
 import time
 import urllib.parse
 import uuid
+
+from .http_server import TrackingHandler, TrackingServer
 
 DISTRIBUTION_LEEWAY_S = 60
 
@@ -133,7 +133,7 @@ class TokenServer:
                 self._cert_der = ssl.PEM_cert_to_DER_cert(f.read())
             spki = _run_openssl(["pkey", "-in", self.key_path, "-pubout", "-outform", "DER"])
             self.key_id = libtrust_key_id(spki)
-            self._server = _ThreadingServer(("127.0.0.1", 0), _TokenHandler)
+            self._server = TrackingServer(_TokenHandler)
             self._server.owner = self
             self._thread = threading.Thread(target=self._server.serve_forever,
                                             kwargs={"poll_interval": 0.1},
@@ -207,45 +207,9 @@ class TokenServer:
         return signing_input + "." + _b64url(signature)
 
 
-class _ThreadingServer(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-
-    def __init__(self, *args, **kwargs):
-        self._conns = set()
-        self._conns_lock = threading.Lock()
-        super().__init__(*args, **kwargs)
-
-    def track(self, sock, add):
-        with self._conns_lock:
-            (self._conns.add if add else self._conns.discard)(sock)
-
-    def close_all(self):
-        with self._conns_lock:
-            conns = list(self._conns)
-        for sock in conns:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-
-class _TokenHandler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _TokenHandler(TrackingHandler):
     timeout = 60
 
-    def setup(self):
-        super().setup()
-        self.server.track(self.connection, True)
-
-    def finish(self):
-        try:
-            super().finish()
-        finally:
-            self.server.track(self.connection, False)
-
-    def log_message(self, fmt, *args):
-        pass
 
     def _send_json(self, code, obj, extra_headers=()):
         body = json.dumps(obj).encode()

@@ -1,0 +1,60 @@
+"""The HTTP server the test fixtures' own servers (token service, fault proxy, redirect target)
+are built on: threads per connection on 127.0.0.1, HTTP/1.1 keep-alive, and a record of open
+connections so that stopping a server also ends its handler threads (a keep-alive handler
+would otherwise wait for its client's next request)."""
+import http.server
+import socket
+import threading
+import time
+
+
+class TrackingServer(http.server.ThreadingHTTPServer):
+    """A ThreadingHTTPServer on a free port of 127.0.0.1 that knows its open connections."""
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self, handler):
+        self._conns = {}  # socket -> the thread serving it
+        self._conns_lock = threading.Lock()
+        super().__init__(("127.0.0.1", 0), handler)
+
+    def track(self, sock, add):
+        with self._conns_lock:
+            if add:
+                self._conns[sock] = threading.current_thread()
+            else:
+                self._conns.pop(sock, None)
+
+    def close_all(self, timeout=10):
+        """Shuts every open connection down and waits up to `timeout` s for their threads."""
+        with self._conns_lock:
+            conns = list(self._conns.items())
+        for sock, _ in conns:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        deadline = time.monotonic() + timeout
+        for _, thread in conns:
+            if thread is not threading.current_thread():
+                thread.join(max(0.0, deadline - time.monotonic()))
+
+
+class TrackingHandler(http.server.BaseHTTPRequestHandler):
+    """Registers its connection with its TrackingServer for as long as it serves it."""
+    protocol_version = "HTTP/1.1"
+
+    def setup(self):
+        super().setup()
+        self.server.track(self.connection, True)
+
+    def finish(self):
+        try:
+            super().finish()
+        except OSError:
+            pass  # the client went away: nothing left to flush
+        finally:
+            self.server.track(self.connection, False)
+
+    def log_message(self, fmt, *args):
+        pass  # tests read the servers' own request logs, not stderr noise
