@@ -504,6 +504,14 @@ class FaultInjectionTest(unittest.TestCase):
         self.assert_clean([{"match": r"^/v2/large/manifests/", "method": "GET", "times": 1,
                             "action": "status", "code": 503}])
 
+    def test_manifest_that_stays_unavailable_fails_the_target_by_name(self):
+        rc, report, err = self.scan([{"match": r"^/v2/large/manifests/", "method": "GET",
+                                      "times": -1, "action": "status", "code": 503}])
+        self.assertEqual(rc, 3, err)
+        message = report["errors"][0]["message"]
+        for fragment in ("large:latest", "HTTP 503", "after 3 retries"):
+            self.assertIn(fragment, message)
+
     def test_stalled_transfer_is_broken_off_and_resumed(self):
         start = time.monotonic()
         report = self.assert_clean([self.blob_rule("stall", after_bytes=1000, seconds=30)])

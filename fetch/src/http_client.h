@@ -31,7 +31,7 @@ struct HttpResponse {
   ResponseHeaders headers;
   std::string body;
   std::string url;   // the URL that answered (after redirects)
-  int retries = 0;   // transient failures retried on the way
+  int retries = 0;   // transient failures retried on the way (said in error messages)
 };
 
 class HttpClient {

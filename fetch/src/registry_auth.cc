@@ -30,9 +30,9 @@ std::string CredentialHint(const std::string& registry) {
 
 std::string RepositoryPullScope(const std::string& repository) { return "repository:" + repository + ":pull"; }
 
-std::string RegistryErrorText(long status, const std::string& body) {
-  std::string text = StatusText(status);
-  const json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
+std::string RegistryErrorText(const HttpResponse& response) {
+  std::string text = StatusText(response.status);
+  const json parsed = json::parse(response.body, nullptr, /*allow_exceptions=*/false);
   if (parsed.is_object() && parsed.contains("errors") && parsed["errors"].is_array()) {
     for (const json& error : parsed["errors"]) {
       if (!error.is_object()) continue;
@@ -41,6 +41,7 @@ std::string RegistryErrorText(long status, const std::string& body) {
       if (!message.empty()) text += " (" + message + ")";
     }
   }
+  if (response.retries > 0) text += " (after " + std::to_string(response.retries) + " retries)";
   return text;
 }
 
@@ -78,7 +79,7 @@ RegistryAuth::Scheme RegistryAuth::Discover(const std::string& registry) {
     schemes_[registry] = Scheme{"none", "", ""};
   } else {
     throw RegistryError("registry " + registry + " answered " + url + " with " +
-                        RegistryErrorText(response.status, response.body) +
+                        RegistryErrorText(response) +
                         " (is it an OCI distribution registry?)");
   }
   std::lock_guard<std::mutex> lock(mutex_);
@@ -133,7 +134,7 @@ RegistryAuth::Entry RegistryAuth::FetchToken(const std::string& registry, const 
   }
   if (response.status < 200 || response.status > 299) {
     throw RegistryError("the token service of " + registry + " answered " +
-                        RegistryErrorText(response.status, response.body));
+                        RegistryErrorText(response));
   }
   const json answer = json::parse(response.body, nullptr, /*allow_exceptions=*/false);
   std::string token;

@@ -64,9 +64,10 @@ class RegistryAuth {
   uint64_t tokens_fetched_ = 0;
 };
 
-// The message of a registry's error answer: "HTTP 404 Not Found: MANIFEST_UNKNOWN: manifest
-// unknown", from the distribution spec's {"errors":[{code,message}]} body when there is one.
-std::string RegistryErrorText(long status, const std::string& body);
+// The message of a registry's error answer: "HTTP 404 Not Found: MANIFEST_UNKNOWN (manifest
+// unknown)", from the distribution spec's {"errors":[{code,message}]} body when there is one,
+// and how often it was retried ("HTTP 503 Service Unavailable (after 5 retries)").
+std::string RegistryErrorText(const HttpResponse& response);
 
 }  // namespace layersift
 

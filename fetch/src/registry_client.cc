@@ -82,7 +82,7 @@ class RegistryClient::Impl {
       if (!seen_pages.insert(url).second) break;  // a Link that points back: stop, not loop
       const HttpResponse response = Get(registry, scope, url, {"Accept: application/json"}, kMaxListingPageBytes);
       if (response.status != 200) {
-        throw RegistryError(what + ": " + RegistryErrorText(response.status, response.body));
+        throw RegistryError(what + ": " + RegistryErrorText(response));
       }
       const json body = json::parse(response.body, nullptr, /*allow_exceptions=*/false);
       if (!body.is_object()) throw RegistryError(what + ": the answer is not a JSON object");
@@ -118,10 +118,10 @@ ManifestResponse RegistryClient::GetManifest(const std::string& registry, const 
   const HttpResponse response = impl_->Get(registry, RepositoryPullScope(repository), url,
                                            {std::string("Accept: ") + kManifestAccept}, kMaxManifestBytes);
   if (response.status == 404) {
-    throw RegistryError("manifest " + where + " not found (" + RegistryErrorText(response.status, response.body) + ")");
+    throw RegistryError("manifest " + where + " not found (" + RegistryErrorText(response) + ")");
   }
   if (response.status != 200) {
-    throw RegistryError("manifest " + where + ": " + RegistryErrorText(response.status, response.body));
+    throw RegistryError("manifest " + where + ": " + RegistryErrorText(response));
   }
   ManifestResponse manifest;
   manifest.bytes = response.body;
