@@ -75,9 +75,8 @@ json ParseConfig(const std::string& config_json) {
   return config.is_object() ? config : json::object();
 }
 
-bool ValidDigest(const std::string& digest) {
-  if (digest.size() != 7 + 64 || digest.rfind("sha256:", 0) != 0) return false;
-  return digest.find_first_not_of("0123456789abcdef", 7) == std::string::npos;
+void RequireDigest(const std::string& digest) {
+  if (!IsSha256Digest(digest)) throw TargetError("unsupported or malformed digest '" + digest + "'");
 }
 
 // A string member of a JSON object, or "" (configs are untrusted: a wrong type is no value).
@@ -242,7 +241,7 @@ class ImageWalk {
       desc.media_type = layer.value("mediaType", "");
       desc.size_bytes = layer.value("size", uint64_t{0});
       desc.verify_digest = true;
-      if (!ValidDigest(desc.digest)) {
+      if (!IsSha256Digest(desc.digest)) {
         throw TargetError("layer " + std::to_string(desc.index) + " of manifest " + digest +
                           " has an unsupported or malformed digest '" + desc.digest + "'");
       }
@@ -264,8 +263,15 @@ class ImageWalk {
   std::vector<std::string> skipped_platforms_;
 };
 
-bool IsForeignLayer(const std::string& media_type) {
-  return media_type.find(".foreign.") != std::string::npos || media_type.find("nondistributable") != std::string::npos;
+// Where a non-distributable ("foreign") layer is published: the first of its descriptor's urls,
+// or "" for any other layer.
+std::string ForeignLayerUrl(const json& descriptor) {
+  const std::string media_type = descriptor.value("mediaType", "");
+  if (media_type.find(".foreign.") == std::string::npos && media_type.find("nondistributable") == std::string::npos) {
+    return "";
+  }
+  const json urls = descriptor.value("urls", json::array());
+  return urls.is_array() && !urls.empty() && urls[0].is_string() ? urls[0].get<std::string>() : "";
 }
 
 class OciLayout final : public ImageStore {
@@ -273,7 +279,7 @@ class OciLayout final : public ImageStore {
   explicit OciLayout(std::string dir) : dir_(std::move(dir)) {}
 
   std::string BlobPath(const std::string& digest) const {
-    if (!ValidDigest(digest)) throw TargetError("unsupported or malformed digest '" + digest + "'");
+    RequireDigest(digest);
     return dir_ + "/blobs/sha256/" + digest.substr(7);
   }
 
@@ -287,11 +293,8 @@ class OciLayout final : public ImageStore {
 
   std::function<std::unique_ptr<ByteSource>()> LayerOpener(const json& descriptor) override {
     const std::string path = BlobPath(descriptor.value("digest", ""));
-    const json urls = descriptor.value("urls", json::array());
-    if (IsForeignLayer(descriptor.value("mediaType", "")) && urls.is_array() && !urls.empty() &&
-        urls[0].is_string()) {
+    if (const std::string url = ForeignLayerUrl(descriptor); !url.empty()) {
       // A non-distributable layer is usually left out of a layout: say where it lives.
-      const std::string url = urls[0];
       return [path, url]() -> std::unique_ptr<ByteSource> {
         std::error_code ec;
         if (!fs::exists(path, ec)) {
@@ -347,14 +350,14 @@ class RegistryStore final : public ImageStore {
       : client_(std::move(client)), reference_(std::move(reference)) {}
 
   std::string ReadManifest(const std::string& digest, std::string& media_type) override {
-    if (!ValidDigest(digest)) throw TargetError("unsupported or malformed digest '" + digest + "'");
+    RequireDigest(digest);
     ManifestResponse manifest = Fetch(digest);
     if (!manifest.media_type.empty()) media_type = manifest.media_type;
     return std::move(manifest.bytes);
   }
 
   std::string ReadBlob(const std::string& digest, uint64_t size_bytes) override {
-    if (!ValidDigest(digest)) throw TargetError("unsupported or malformed digest '" + digest + "'");
+    RequireDigest(digest);
     if (size_bytes > kMaxMetadataBytes) {
       throw TargetError("image config " + digest + " is larger than " + std::to_string(kMaxMetadataBytes) + " bytes");
     }
@@ -367,12 +370,9 @@ class RegistryStore final : public ImageStore {
   std::function<std::unique_ptr<ByteSource>()> LayerOpener(const json& descriptor) override {
     const std::string digest = descriptor.value("digest", "");
     const uint64_t size = descriptor.value("size", uint64_t{0});
-    const json urls = descriptor.value("urls", json::array());
     std::shared_ptr<RegistryClient> client = client_;
-    if (IsForeignLayer(descriptor.value("mediaType", "")) && urls.is_array() && !urls.empty() &&
-        urls[0].is_string()) {
+    if (const std::string url = ForeignLayerUrl(descriptor); !url.empty()) {
       // Non-distributable layers are not in the registry: they come from where they are published.
-      const std::string url = urls[0];
       return [client, url, size, digest] { return client->OpenUrl(url, size, digest + " at " + url); };
     }
     const ImageReference reference = reference_;
@@ -463,7 +463,7 @@ std::vector<ImageDescriptor> ResolveDockerArchive(const std::string& path) {
       // Newer docker save output names layers blobs/sha256/<hex>: the path is the digest, so it is
       // verified. Classic output names them <id>/layer.tar: report the diff_id from the config.
       const std::string prefix = "blobs/sha256/";
-      if (layer_path.rfind(prefix, 0) == 0 && ValidDigest("sha256:" + layer_path.substr(prefix.size()))) {
+      if (layer_path.rfind(prefix, 0) == 0 && IsSha256Digest("sha256:" + layer_path.substr(prefix.size()))) {
         desc.digest = "sha256:" + layer_path.substr(prefix.size());
         desc.verify_digest = true;
       } else if (diff_ids.is_array() && static_cast<size_t>(index) < diff_ids.size()) {

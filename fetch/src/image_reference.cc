@@ -43,11 +43,6 @@ bool ValidTag(std::string_view tag) {
   return true;
 }
 
-bool ValidDigest(std::string_view digest) {
-  if (digest.size() != 7 + 64 || digest.substr(0, 7) != "sha256:") return false;
-  return digest.find_first_not_of("0123456789abcdef", 7) == std::string_view::npos;
-}
-
 // A registry host: DNS labels or an IPv4 address, an optional port; "[v6]" literals too.
 bool ValidRegistry(std::string_view host) {
   if (host.empty()) return false;
@@ -144,7 +139,7 @@ ImageReference ParseImageReference(std::string_view text) {
   const size_t at = rest.find('@');
   if (at != std::string_view::npos) {
     ref.digest = std::string(rest.substr(at + 1));
-    if (!ValidDigest(ref.digest)) Fail(text, "bad digest '" + ref.digest + "' (expected sha256:<64 lower-case hex>)");
+    if (!IsSha256Digest(ref.digest)) Fail(text, "bad digest '" + ref.digest + "' (expected sha256:<64 lower-case hex>)");
     rest = rest.substr(0, at);
   }
   // A tag follows the last ':' that comes after the last '/' (a ':' before it is a port).
@@ -175,6 +170,11 @@ std::pair<std::string, std::string> ParseRegistryAndRepository(std::string_view 
     Fail(text, "a listing names a registry or a repository, not a tag or digest");
   }
   return SplitName(text, rest);
+}
+
+bool IsSha256Digest(std::string_view digest) {
+  if (digest.size() != 7 + 64 || digest.substr(0, 7) != "sha256:") return false;
+  return digest.find_first_not_of("0123456789abcdef", 7) == std::string_view::npos;
 }
 
 std::string RegistryApiHost(const std::string& registry) {

@@ -39,6 +39,9 @@ ImageReference ParseImageReference(std::string_view text);
 // Throws ReferenceError.
 std::pair<std::string, std::string> ParseRegistryAndRepository(std::string_view text);
 
+// Whether `digest` is "sha256:" and 64 lower-case hex digits: the only digest layersift verifies.
+bool IsSha256Digest(std::string_view digest);
+
 // The host that serves a registry's API: docker.io's is registry-1.docker.io.
 std::string RegistryApiHost(const std::string& registry);
 
