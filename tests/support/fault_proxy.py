@@ -101,7 +101,7 @@ import threading
 import time
 import urllib.parse
 
-from .http_server import TrackingHandler, TrackingServer
+from .http_server import Service, TrackingHandler, TrackingServer
 
 __all__ = ["FaultProxy", "ACTIONS"]
 
@@ -171,7 +171,7 @@ class _Server(TrackingServer):
         super().__init__(_Handler)
 
 
-class FaultProxy:
+class FaultProxy(Service):
     def __init__(self, upstream_host, blob_path=None, upstream_timeout=60):
         self.upstream_host = upstream_host
         self.blob_path = blob_path
@@ -185,13 +185,6 @@ class FaultProxy:
         self._servers, self._threads = [], []
 
     # -- lifecycle -------------------------------------------------------------------------
-    def __enter__(self):
-        self.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
-
     def start(self):
         if self._servers:
             return self

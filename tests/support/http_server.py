@@ -8,6 +8,18 @@ import threading
 import time
 
 
+class Service:
+    """What every fixture (registry process, token service, fault proxy) is used as: a context
+    manager over its start() and stop()."""
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
 class TrackingServer(http.server.ThreadingHTTPServer):
     """A ThreadingHTTPServer on a free port of 127.0.0.1 that knows its open connections."""
     daemon_threads = True

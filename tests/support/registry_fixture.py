@@ -102,10 +102,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-try:
-    from . import token_server as _token_server
-except ImportError:  # imported as a top-level module (tests/support on sys.path)
-    import token_server as _token_server
+from . import token_server as _token_server
+from .http_server import Service
 
 TEST_USERNAME = "layersift-test"
 TEST_PASSWORD = "Pa55-w0rd-for-tests"
@@ -187,7 +185,7 @@ def _scope_for(path, method):
     return None
 
 
-class Registry:
+class Registry(Service):
     def __init__(self, auth="none", token_expires_in=300, token_field="token",
                  jwt_header="x5c", token_hard_expiry=False, start_timeout=20, tls=False):
         if auth not in ("none", "basic", "token"):
@@ -206,13 +204,6 @@ class Registry:
         self._token_lock = threading.Lock()
 
     # -- lifecycle -------------------------------------------------------------------------
-    def __enter__(self):
-        self.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
-
     def start(self):
         if self._proc is not None:
             return self

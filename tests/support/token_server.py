@@ -57,7 +57,7 @@ import time
 import urllib.parse
 import uuid
 
-from .http_server import TrackingHandler, TrackingServer
+from .http_server import Service, TrackingHandler, TrackingServer
 
 DISTRIBUTION_LEEWAY_S = 60
 
@@ -90,7 +90,7 @@ def parse_scope(scope):
     return kind, name, [a for a in actions.split(",") if a]
 
 
-class TokenServer:
+class TokenServer(Service):
     def __init__(self, username, password, service="layersift-test-registry", expires_in=300,
                  token_field="token", jwt_header="x5c", hard_expiry=False,
                  issuer="layersift-test-token-issuer"):
@@ -112,13 +112,6 @@ class TokenServer:
         self.cert_path = self.key_path = None
 
     # -- lifecycle -------------------------------------------------------------------------
-    def __enter__(self):
-        self.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
-
     def start(self):
         if self._server is not None:
             return
