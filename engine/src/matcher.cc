@@ -352,6 +352,83 @@ void Confirmer::ConfirmUnprofiled(uint32_t rule_index, const KeywordHit& hit,
   }
 }
 
+void Confirmer::ConfirmHits(uint32_t rule_index, std::span<const KeywordHit> hits,
+                            std::string_view buffer, std::vector<RuleMatch>& out) {
+  if (profile_.empty()) {
+    ConfirmHitsUnprofiled(rule_index, hits, buffer, out);
+    return;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  const size_t before = out.size();
+  const uint64_t suppressed_before = suppressed_;
+  ConfirmHitsUnprofiled(rule_index, hits, buffer, out);
+  RuleProfile& profile = profile_[rule_index];
+  profile.candidates += hits.size();
+  profile.confirmed += out.size() - before;
+  profile.suppressed += suppressed_ - suppressed_before;
+  profile.confirm_seconds +=
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// Text dense with a rule's keywords (a config file full of "password" and "token" whose values
+// are placeholders) used to cost one regex pass per occurrence over a window of up to twice
+// max_match_bytes, so each byte was read dozens of times: 8 MB/s on the benchmark's worst-case
+// layer. Here occurrences whose windows overlap form a run, and a run is swept left to right:
+// one search (DFA only: no submatches) finds the leftmost match M of the regex anywhere in the
+// run's remaining span. No occurrence's window can hold a match that starts before M, since that
+// match would lie in the span too (RE2 judges ^, $ and \b against the whole buffer either way),
+// so occurrences whose windows end at or before M's start have no match and are dropped, those
+// whose windows contain M's start are confirmed one by one exactly as Confirm does, and the sweep
+// goes on after M's start. A run without any match costs one pass over its span. An isolated
+// occurrence is confirmed directly, as before. The result is what Confirm gives for each hit.
+void Confirmer::ConfirmHitsUnprofiled(uint32_t rule_index, std::span<const KeywordHit> hits,
+                                      std::string_view buffer, std::vector<RuleMatch>& out) {
+  if (hits.empty() || !PathPermits(rule_index)) return;
+  const size_t max_match = table_.rules[rule_index].max_match_bytes;
+  // The sweep reasons about windows widened to begin max_match before the occurrence (Confirm's
+  // begins at the keyword's end minus max_match): a superset, so nothing is missed, and one that
+  // begins in the order of the (sorted) hits whatever their keywords' lengths.
+  auto window_floor = [&](const KeywordHit& hit) {
+    return hit.begin > max_match ? hit.begin - max_match : size_t{0};
+  };
+  auto window_end = [&](const KeywordHit& hit) {
+    return std::min(buffer.size(), static_cast<size_t>(hit.begin) + max_match);
+  };
+  int secret_group = 0;
+  const RE2& regex = table_.Regex(rule_index, &secret_group);
+  const re2::StringPiece text(buffer.data(), buffer.size());
+  size_t run_first = 0;
+  while (run_first < hits.size()) {
+    size_t run_end = window_end(hits[run_first]);
+    size_t run_last = run_first + 1;
+    while (run_last < hits.size() && window_floor(hits[run_last]) < run_end) {
+      run_end = std::max(run_end, window_end(hits[run_last]));
+      ++run_last;
+    }
+    if (run_last - run_first == 1) {
+      ConfirmUnprofiled(rule_index, hits[run_first], buffer, out);
+      run_first = run_last;
+      continue;
+    }
+    size_t next = run_first;
+    size_t search_from = window_floor(hits[next]);
+    while (next < run_last) {
+      search_from = std::max(search_from, window_floor(hits[next]));
+      re2::StringPiece leftmost;
+      if (!regex.Match(text, search_from, run_end, RE2::UNANCHORED, &leftmost, 1)) break;
+      const size_t match_begin = static_cast<size_t>(leftmost.data() - buffer.data());
+      while (next < run_last && window_floor(hits[next]) <= match_begin) {
+        if (window_end(hits[next]) > match_begin) {
+          ConfirmUnprofiled(rule_index, hits[next], buffer, out);
+        }
+        ++next;
+      }
+      search_from = match_begin + 1;  // every remaining window begins after match_begin
+    }
+    run_first = run_last;
+  }
+}
+
 void SortAndDeduplicate(std::vector<RuleMatch>& matches, size_t first) {
   auto key = [](const RuleMatch& m) {
     return std::tuple(m.secret_begin, m.rule_index, m.secret_end, m.match_begin, m.match_end);
@@ -387,15 +464,19 @@ class Re2ScanContext final : public ScanContext {
     confirmer_.MatchSet(buffer, matched_);
     for (int r : matched_) {
       const auto rule = static_cast<uint32_t>(r);
+      hits_.clear();
       for (uint32_t k : table_.rule_keywords[rule]) {
         const std::string& keyword = table_.keywords[k];
         for (size_t pos = own_begin; pos < own_end && pos + keyword.size() <= buffer.size(); ++pos) {
           if (EqualsCaseless(buffer.substr(pos, keyword.size()), keyword)) {
             confirmer_.CountKeywordHit(k);
-            confirmer_.Confirm(rule, KeywordHit{k, static_cast<uint32_t>(pos)}, buffer, out);
+            hits_.push_back(KeywordHit{k, static_cast<uint32_t>(pos)});
           }
         }
       }
+      std::sort(hits_.begin(), hits_.end(),
+                [](const KeywordHit& a, const KeywordHit& b) { return a.begin < b.begin; });
+      confirmer_.ConfirmHits(rule, hits_, buffer, out);
     }
     SortAndDeduplicate(out, first);
   }
@@ -417,6 +498,7 @@ class Re2ScanContext final : public ScanContext {
   const RuleTable& table_;
   Confirmer confirmer_;
   std::vector<int> matched_;
+  std::vector<KeywordHit> hits_;  // one rule's keyword occurrences, reused
 };
 
 class Re2Database final : public PatternDatabase {

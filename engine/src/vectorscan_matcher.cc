@@ -31,7 +31,9 @@ constexpr size_t kMaxDirectConfirmReadsPerByte = 64;
 class VectorscanScanContext final : public ScanContext {
  public:
   VectorscanScanContext(const RuleTable& table, const hs_database_t* db)
-      : table_(table), db_(db), confirmer_(table, /*shared_set=*/true), rule_marks_(table.rules.size(), 0) {
+      : table_(table), db_(db), confirmer_(table, /*shared_set=*/true),
+        rule_marks_(table.rules.size(), 0),
+        rule_hits_(table.rules.size()) {
     hs_scratch_t* scratch = nullptr;
     if (hs_alloc_scratch(db, &scratch) != HS_SUCCESS) {
       throw MatcherError("cannot allocate Vectorscan scratch space");
@@ -81,22 +83,14 @@ class VectorscanScanContext final : public ScanContext {
                         table_.keyword_window_bytes[hits_[h].keyword];
       }
       if (direct_bytes <= direct_budget) {
-        for (size_t h = region_first; h < region_last; ++h) {
-          for (uint32_t rule : table_.keyword_rules[hits_[h].keyword]) {
-            confirmer_.Confirm(rule, hits_[h], buffer, out);
-          }
-        }
+        ConfirmRegion(region_first, region_last, /*only_marked=*/false, buffer, out);
         region_first = region_last;
         continue;
       }
       confirmer_.MatchSet(buffer.substr(region_begin, region_end - region_begin), matched_);
       if (!matched_.empty()) {
         for (int r : matched_) rule_marks_[static_cast<size_t>(r)] = 1;
-        for (size_t h = region_first; h < region_last; ++h) {
-          for (uint32_t rule : table_.keyword_rules[hits_[h].keyword]) {
-            if (rule_marks_[rule]) confirmer_.Confirm(rule, hits_[h], buffer, out);
-          }
-        }
+        ConfirmRegion(region_first, region_last, /*only_marked=*/true, buffer, out);
         for (int r : matched_) rule_marks_[static_cast<size_t>(r)] = 0;
       }
       region_first = region_last;
@@ -105,6 +99,25 @@ class VectorscanScanContext final : public ScanContext {
   }
 
  private:
+  // Confirms the occurrences hits_[first, last) rule by rule (only the rules marked in
+  // rule_marks_ if `only_marked`), so that a rule's clustered occurrences are read together.
+  void ConfirmRegion(size_t first, size_t last, bool only_marked, std::string_view buffer,
+                     std::vector<RuleMatch>& out) {
+    for (size_t h = first; h < last; ++h) {
+      for (uint32_t rule : table_.keyword_rules[hits_[h].keyword]) {
+        if (only_marked && !rule_marks_[rule]) continue;
+        std::vector<KeywordHit>& rule_hits = rule_hits_[rule];
+        if (rule_hits.empty()) touched_rules_.push_back(rule);
+        rule_hits.push_back(hits_[h]);
+      }
+    }
+    for (uint32_t rule : touched_rules_) {
+      confirmer_.ConfirmHits(rule, rule_hits_[rule], buffer, out);
+      rule_hits_[rule].clear();  // keeps its capacity for the next region
+    }
+    touched_rules_.clear();
+  }
+
   static int OnKeyword(unsigned int id, unsigned long long /*from*/, unsigned long long to,
                        unsigned int /*flags*/, void* context) {
     auto* self = static_cast<VectorscanScanContext*>(context);
@@ -136,6 +149,8 @@ class VectorscanScanContext final : public ScanContext {
   std::vector<KeywordHit> hits_;
   std::vector<int> matched_;
   std::vector<uint8_t> rule_marks_;
+  std::vector<std::vector<KeywordHit>> rule_hits_;  // per rule, during ConfirmRegion
+  std::vector<uint32_t> touched_rules_;             // rules with hits in rule_hits_
   size_t own_begin_ = 0;
   size_t own_end_ = 0;
 };
