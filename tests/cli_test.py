@@ -493,5 +493,124 @@ class ImageSemanticsCliTest(unittest.TestCase):
         self.assertEqual(run("scan", "--max-archive-expanded", "lots", target("layer-gz")).returncode, 2)
 
 
+class RulesExportCliTest(unittest.TestCase):
+    """`rules export`: the rules as a ripgrep pattern file, proved with the real rg. (That rg finds
+    the line of every finding on the built-in examples is proved in regex_export_test.cc, which
+    has the examples.)"""
+
+    def rg(self):
+        for directory in os.get_exec_path():
+            path = os.path.join(directory, "rg")
+            if os.access(path, os.X_OK):
+                return path
+        self.fail("ripgrep (rg) is not installed, so the exported rules cannot be checked "
+                  "against it: apt-get install -y ripgrep")
+
+    def run_rg(self, *args):
+        return subprocess.run([self.rg(), "--no-config", *args], capture_output=True, text=True,
+                              timeout=300)
+
+    def test_help_says_what_rg_gets_and_what_not(self):
+        text = " ".join(run("rules", "export", "--help", check_codes=[0]).stdout.split())
+        for words in ("rg -U -f FILE", "keywords", "min_entropy", "allowlists", "path scoping",
+                      "validation", "superset", "Exit 0", "--output", "--enable-kind"):
+            self.assertIn(words, text)
+
+    def test_builtin_rules_export_and_rg_runs_them(self):
+        listed = json.loads(run("rules", "list", "--format", "json", check_codes=[0]).stdout)
+        enabled = sum(1 for r in listed if r["enabled"])
+        with tempfile.TemporaryDirectory() as d:
+            patterns = os.path.join(d, "rules.rg")
+            proc = run("rules", "export", "--format", "rg", "-o", patterns, check_codes=[0])
+            self.assertIn(f"exported {enabled} of {enabled} enabled rules", proc.stderr)
+            self.assertIn("rg -U -uu -f " + patterns, proc.stderr)
+            with open(patterns) as f:
+                lines = f.read().split("\n")
+            self.assertEqual(lines.pop(), "")
+            self.assertEqual(len(lines), enabled)
+            for line in lines:  # an empty line would match everything
+                self.assertTrue(line.startswith("(?-u:") and line.endswith(")"), line)
+            self.assertEqual(run("rules", "export", check_codes=[0]).stdout,
+                             "".join(line + "\n" for line in lines))
+
+            tree = os.path.join(d, "tree")
+            os.makedirs(os.path.join(tree, ".config"))
+            with open(os.path.join(tree, ".config", "token"), "w") as f:
+                f.write("GITHUB_TOKEN=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\n")
+            with open(os.path.join(tree, "readme.txt"), "w") as f:
+                f.write("nothing to see here\n")
+            found = self.run_rg("-U", "-uu", "-l", "-f", patterns, tree)
+            self.assertEqual(found.returncode, 0, found.stderr)
+            self.assertEqual(found.stdout.split(), [os.path.join(tree, ".config", "token")])
+            # Without -U rg refuses the patterns that hold a newline, as the export says.
+            self.assertEqual(self.run_rg("-f", patterns, tree).returncode, 2)
+            # The size estimate is not below what rg needs: with it as the limit, rg accepts.
+            mib = re.search(r"compiles these patterns to about (\d+) MiB", proc.stderr)
+            self.assertIsNotNone(mib, proc.stderr)
+            limited = self.run_rg("-U", "--regex-size-limit", mib.group(1) + "M", "-f", patterns,
+                                  os.path.join(tree, "readme.txt"))
+            self.assertEqual(limited.returncode, 1, limited.stderr)
+
+    def test_gitleaks_default_config_exports_and_rg_accepts_it(self):
+        # 208 patterns written for Go's regexp, not by us: rg must accept every translation.
+        config = os.path.join(ARGS.source, "tests", "data", "third_party", "gitleaks", "gitleaks.toml")
+        with tempfile.TemporaryDirectory() as d:
+            patterns = os.path.join(d, "gitleaks.rg")
+            proc = run("rules", "export", "--no-builtin-rules", "--rules-gitleaks", config,
+                       "-o", patterns, check_codes=[0])
+            loaded = re.search(r"(\d+) rules loaded", proc.stderr).group(1)
+            self.assertIn(f"exported {loaded} of {loaded} enabled rules", proc.stderr)
+            with open(os.path.join(d, "readme.txt"), "w") as f:
+                f.write("nothing to see here\n")
+            accepted = self.run_rg("-U", "-f", patterns, os.path.join(d, "readme.txt"))
+            self.assertEqual(accepted.returncode, 1, accepted.stderr)
+
+    def write_rules(self, directory, rules):
+        path = os.path.join(directory, "rules.yaml")
+        with open(path, "w") as f:
+            f.write("rules:\n")
+            for rule_id, pattern in rules:
+                f.write(f"  - id: {rule_id}\n    name: {rule_id}\n    kind: k\n"
+                        f"    pattern: '{pattern}'\n    keywords: [tok_]\n")
+        return path
+
+    def test_a_rule_that_cannot_be_translated_is_named_and_exit_1(self):
+        with tempfile.TemporaryDirectory() as d:
+            rules = self.write_rules(d, [("plain", "tok_(?P<secret>[0-9a-f]{8})\\b"),
+                                         ("greek", "tok_(?P<secret>\\p{Greek}+)")])
+            proc = run("rules", "export", "--no-builtin-rules", "--rules", rules, check_codes=[1])
+            self.assertIn("left out greek: \\p{Greek} matches no byte", proc.stderr)
+            self.assertIn("exported 1 of 2 enabled rules", proc.stderr)
+            self.assertEqual(proc.stdout, "(?-u:tok_(?:[0-9a-f]{8})\\b)\n")
+            # The selection flags of `rules list` choose what is exported.
+            proc = run("rules", "export", "--no-builtin-rules", "--rules", rules,
+                       "--disable-rule", "greek", check_codes=[0])
+            self.assertEqual(proc.stdout.count("\n"), 1)
+            proc = run("rules", "export", "--no-builtin-rules", "--rules", rules,
+                       "--only-rules", "greek", check_codes=[1])
+            self.assertEqual(proc.stdout, "")
+            self.assertEqual(run("rules", "export", "--format", "json").returncode, 2)
+
+    def test_a_set_too_large_for_rgs_default_gets_the_flag_it_needs(self):
+        # Each rule compiles to about 120k RE2 instructions; twelve are estimated over 100 MiB.
+        big = "tok_(?P<secret>" + "[a-z0-9]{1000}" * 60 + ")"
+        with tempfile.TemporaryDirectory() as d:
+            rules = self.write_rules(d, [(f"big-{i}", big.replace("tok_", f"tok_{i}"))
+                                         for i in range(12)])
+            patterns = os.path.join(d, "big.rg")
+            proc = run("rules", "export", "--no-builtin-rules", "--rules", rules, "-o", patterns,
+                       check_codes=[0])
+            flag = re.search(r"over its default --regex-size-limit of 100 MiB: pass "
+                             r"--regex-size-limit (\d+)M", proc.stderr)
+            self.assertIsNotNone(flag, proc.stderr)
+            self.assertIn(f"rg -U -uu --regex-size-limit {flag.group(1)}M -f {patterns}",
+                          proc.stderr)
+            with open(os.path.join(d, "readme.txt"), "w") as f:
+                f.write("nothing to see here\n")
+            accepted = self.run_rg("-U", "--regex-size-limit", flag.group(1) + "M", "-f",
+                                   patterns, os.path.join(d, "readme.txt"))
+            self.assertEqual(accepted.returncode, 1, accepted.stderr)
+
+
 if __name__ == "__main__":
     cli_harness.main(sys.modules[__name__])

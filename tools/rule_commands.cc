@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <tuple>
 
@@ -12,6 +13,7 @@
 #include "layersift/engine/rule_eval.h"
 #include "layersift/engine/rule_set.h"
 #include "layersift/engine/scanner.h"
+#include "layersift/rules/regex_export.h"
 #include "layersift/rules/rule_loader.h"
 
 namespace layersift {
@@ -65,7 +67,8 @@ void AddTextOrJsonFormat(CLI::App& command, std::string& format) {
 }  // namespace
 
 void RuleCommands::AddTo(CLI::App& app) {
-  CLI::App* rules = app.add_subcommand("rules", "List, check, evaluate and profile rule sets");
+  CLI::App* rules =
+      app.add_subcommand("rules", "List, check, evaluate, profile and export rule sets");
   rules->require_subcommand(1);
 
   list_ = rules->add_subcommand("list", "List the rules in effect: id, kind, vendor, confidence, "
@@ -108,6 +111,27 @@ void RuleCommands::AddTo(CLI::App& app) {
   profile_->add_option("--threads", profile_threads_, "Matcher threads (default: all cores)");
   profile_->add_flag("--no-default-excludes", profile_no_default_excludes_,
                      "Do not apply the built-in path exclusions");
+
+  export_ = rules->add_subcommand(
+      "export",
+      "Write the regexes of the enabled rules in effect as a ripgrep pattern file, one per "
+      "line, for 'rg -U -f FILE' (ripgrep 13's regex syntax). Each RE2 pattern is translated to "
+      "Rust regex syntax with layersift's semantics: bytes, not UTF-8 (Unicode off), \\d \\w "
+      "\\s \\b ASCII as in RE2, ^ and $ the start and end of the file unless the rule says "
+      "(?m). -U "
+      "(--multiline) is needed because rules match across lines. rg gets the regex only: not "
+      "the keywords (a layersift match must contain one of its rule's keywords, "
+      "case-insensitively), min_entropy, allowlists and stopwords, path scoping (paths), "
+      "max_match_bytes, offline validation, nor the default path exclusions; so rg reports a "
+      "superset of the lines layersift reports. A rule that cannot be translated is left out "
+      "and named on stderr, with the reason. stderr also gives the rg flags the file needs "
+      "(regex size limits). Exit 0 when every enabled rule was exported, 1 when any was left "
+      "out.");
+  export_flags_.AddTo(*export_);
+  export_->get_option("--engine")->group("");  // nothing is matched: hidden, still accepted
+  export_->add_option("--format", export_format_, "rg (default): one Rust regex per line")
+      ->check(CLI::IsMember({"rg"}));
+  export_->add_option("-o,--output", export_output_, "Write to FILE instead of stdout");
 }
 
 int RuleCommands::Run() {
@@ -115,6 +139,7 @@ int RuleCommands::Run() {
   if (check_->parsed()) return Check();
   if (eval_->parsed()) return Eval();
   if (profile_->parsed()) return Profile();
+  if (export_->parsed()) return Export();
   return -1;
 }
 
@@ -277,6 +302,74 @@ int RuleCommands::Profile() {
                  e.message.c_str());
   }
   return result.incomplete() ? kExitIncomplete : kExitClean;
+}
+
+int RuleCommands::Export() {
+  const std::vector<Rule> rules = export_flags_.Load();
+  std::string text;
+  size_t enabled = 0, exported = 0, multiline = 0, ripgrep_bytes = 0;
+  for (const Rule& rule : rules) {
+    if (!rule.enabled) continue;
+    ++enabled;
+    const RipgrepPattern pattern = ExportForRipgrep(rule);
+    if (!pattern.ok()) {
+      std::fprintf(stderr, "layersift: left out %s: %s\n", rule.id.c_str(), pattern.reason.c_str());
+      continue;
+    }
+    ++exported;
+    if (pattern.needs_multiline) ++multiline;
+    ripgrep_bytes += pattern.ripgrep_bytes_estimate;
+    text += pattern.pattern;
+    text += '\n';
+  }
+  if (export_output_.empty()) {
+    std::cout << text;
+    std::cout.flush();
+    if (!std::cout) throw std::runtime_error("error writing the patterns");
+  } else {
+    std::ofstream file(export_output_, std::ios::binary | std::ios::trunc);
+    file << text;
+    file.close();
+    if (!file) throw std::runtime_error("cannot write " + export_output_);
+  }
+
+  // ripgrep 13 applies 100 MiB, although its --help says 10M (grep-regex's default).
+  constexpr size_t kRipgrepDefaultRegexSizeLimitBytes = size_t{100} << 20;
+  constexpr size_t kMiB = size_t{1} << 20;
+  std::string size_flag;
+  std::fprintf(stderr, "layersift: exported %zu of %zu enabled rules%s%s\n", exported, enabled,
+               export_output_.empty() ? "" : " to ", export_output_.c_str());
+  std::fprintf(stderr,
+               "layersift: pass rg -U (--multiline): without it rg ends every match at the end of "
+               "a line, where layersift's rules match across lines");
+  if (multiline > 0) {
+    std::fprintf(stderr, "; and %zu patterns hold a newline, which rg refuses without -U",
+                 multiline);
+  }
+  std::fprintf(stderr, "\n");
+  if (ripgrep_bytes > kRipgrepDefaultRegexSizeLimitBytes) {
+    size_t limit_mib = 128;  // a power of two with a quarter to spare over the estimate
+    while (limit_mib * kMiB < ripgrep_bytes + ripgrep_bytes / 4) limit_mib *= 2;
+    size_flag = " --regex-size-limit " + std::to_string(limit_mib) + "M";
+    std::fprintf(stderr,
+                 "layersift: rg compiles these patterns to about %zu MiB (estimated), over its "
+                 "default --regex-size-limit of 100 MiB: pass%s\n",
+                 (ripgrep_bytes + kMiB - 1) / kMiB, size_flag.c_str());
+  } else {
+    std::fprintf(stderr,
+                 "layersift: rg compiles these patterns to about %zu MiB (estimated), within its "
+                 "default --regex-size-limit (100 MiB in ripgrep 13, whose --help says 10M; a "
+                 "smaller limit makes rg refuse them). --dfa-size-limit need not change: past it "
+                 "rg is slower, not wrong\n",
+                 (ripgrep_bytes + kMiB - 1) / kMiB);
+  }
+  std::fprintf(stderr,
+               "layersift: search as layersift does (hidden files, ignore files not honoured): "
+               "rg -U -uu%s -f %s PATH...\n"
+               "layersift: rg reports a superset: it has the regexes only, no keywords, entropy, "
+               "allowlists, path scoping, match length limit or validation\n",
+               size_flag.c_str(), export_output_.empty() ? "FILE" : export_output_.c_str());
+  return exported == enabled ? kExitClean : kExitFindings;
 }
 
 }  // namespace layersift

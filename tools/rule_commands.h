@@ -1,4 +1,4 @@
-// The `layersift rules` subcommands: list, check, eval and profile.
+// The `layersift rules` subcommands: list, check, eval, profile and export.
 #ifndef LAYERSIFT_TOOLS_RULE_COMMANDS_H_
 #define LAYERSIFT_TOOLS_RULE_COMMANDS_H_
 
@@ -23,12 +23,14 @@ class RuleCommands {
   int Check();
   int Eval();
   int Profile();
+  int Export();
 
   CLI::App* list_ = nullptr;
   CLI::App* check_ = nullptr;
   CLI::App* eval_ = nullptr;
   CLI::App* profile_ = nullptr;
-  RuleFlags list_flags_, check_flags_, eval_flags_, profile_flags_;
+  CLI::App* export_ = nullptr;
+  RuleFlags list_flags_, check_flags_, eval_flags_, profile_flags_, export_flags_;
   std::string list_format_ = "text";
   std::vector<std::string> check_files_;
   bool check_both_engines_ = true;
@@ -38,6 +40,8 @@ class RuleCommands {
   std::string profile_format_ = "text";
   unsigned profile_threads_ = 0;
   bool profile_no_default_excludes_ = false;
+  std::string export_format_ = "rg";
+  std::string export_output_;
 };
 
 }  // namespace layersift

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Installs every Debian package that layersift's build, tests and benchmarks need.
-# Idempotent: packages already present are left alone, so a second run costs one dpkg query.
+# Installs every Debian package that layersift's build and tests need; with --bench, also what
+# the benchmark suite (bench/run.sh) needs. Idempotent: packages already present are left alone,
+# so a second run costs one dpkg query.
+#   bash tools/setup.sh           build and tests
+#   bash tools/setup.sh --bench   build, tests and the benchmark suite
 set -euo pipefail
 
 packages=(
@@ -16,7 +19,19 @@ packages=(
   # the registry tests: a real registry, skopeo to push to it, htpasswd for Basic auth, openssl
   # to sign the test token server's tokens, curl for the fixtures' self-test
   docker-registry skopeo apache2-utils openssl curl
+  # `rules export --format rg` is tested with ripgrep itself
+  ripgrep
 )
+case "${1:-}" in
+  "") ;;
+  --bench)
+    # The benchmark suite: debootstrap builds its Debian image, npm installs the node
+    # application layer and secretlint, perf profiles the rows. A machine that already has a
+    # Node.js with npm from elsewhere (NodeSource) keeps it: Debian's npm would conflict.
+    packages+=(debootstrap linux-perf)
+    if ! command -v npm >/dev/null 2>&1; then packages+=(nodejs npm); fi ;;
+  *) echo "usage: bash tools/setup.sh [--bench]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do
