@@ -8,17 +8,11 @@
 
 #include "layersift/engine/matcher.h"
 #include "layersift/engine/validate.h"
+#include "layersift/rules/rule_regex.h"
 #include "matcher_internal.h"
 
 namespace layersift {
 namespace matcher_internal {
-
-RE2::Options RuleRegexOptions() {
-  RE2::Options options;
-  options.set_encoding(RE2::Options::EncodingLatin1);
-  options.set_log_errors(false);
-  return options;
-}
 
 RuleTable::RuleTable(const std::vector<Rule>& all_rules, const MatcherOptions& matcher_options)
     : options(matcher_options) {

@@ -144,10 +144,6 @@ class Confirmer {
 // Sorts by (secret_begin, rule_index, secret_end) and drops duplicates.
 void SortAndDeduplicate(std::vector<RuleMatch>& matches, size_t first);
 
-// RE2 options shared by the rule compiler and every backend: byte semantics (Latin-1), since
-// layer contents are arbitrary bytes and secrets are ASCII.
-RE2::Options RuleRegexOptions();
-
 std::unique_ptr<ScanContext> NewRe2Context(const RuleTable& table);
 std::unique_ptr<const PatternDatabase> NewVectorscanDatabase(std::unique_ptr<RuleTable> table);
 

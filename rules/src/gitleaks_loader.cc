@@ -4,6 +4,7 @@
 #include "layersift/rules/gitleaks_loader.h"
 
 #include "layersift/rules/regex_syntax.h"
+#include "layersift/rules/rule_regex.h"
 
 #include <re2/re2.h>
 
@@ -38,18 +39,9 @@ std::string LowerCase(std::string_view text) {
   return out;
 }
 
-// Same options as the engine's (engine/src/matcher.cc, RuleRegexOptions): a regex that compiles
-// here compiles there.
-RE2::Options RegexOptions() {
-  RE2::Options options;
-  options.set_encoding(RE2::Options::EncodingLatin1);
-  options.set_log_errors(false);
-  return options;
-}
-
 // RE2's error for `pattern`, or "" when it compiles.
 std::string RegexError(const std::string& pattern) {
-  const RE2 regex(pattern, RegexOptions());
+  const RE2 regex(pattern, RuleRegexOptions());
   return regex.ok() ? std::string() : regex.error();
 }
 

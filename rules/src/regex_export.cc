@@ -11,20 +11,12 @@
 #include <vector>
 
 #include "layersift/rules/regex_syntax.h"
+#include "layersift/rules/rule_regex.h"
 
 namespace layersift {
 namespace {
 
 using ByteSet = std::bitset<256>;
-
-// As the engine compiles rule patterns (RuleRegexOptions in engine/src/matcher.cc): each byte is
-// one character, so a class is a set of bytes and \xE9 is the byte 0xE9.
-RE2::Options Latin1Options() {
-  RE2::Options options;
-  options.set_encoding(RE2::Options::EncodingLatin1);
-  options.set_log_errors(false);
-  return options;
-}
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsOctal(char c) { return c >= '0' && c <= '7'; }
@@ -131,7 +123,7 @@ std::optional<ByteSet> BytesMatched(std::string_view atom, bool fold_case) {
   std::string pattern = fold_case ? "(?i:" : "(?:";
   pattern.append(atom);
   pattern += ')';
-  const RE2 regex(pattern, Latin1Options());
+  const RE2 regex(pattern, RuleRegexOptions());
   if (!regex.ok()) return std::nullopt;
   const std::string& all = AllBytes();
   const re2::StringPiece text(all.data(), all.size());
@@ -473,7 +465,7 @@ class Translator {
 
 RipgrepPattern ExportForRipgrep(const Rule& rule) {
   // The translation reads the pattern as RE2 does and assumes it is valid RE2.
-  const RE2 regex(rule.pattern, Latin1Options());
+  const RE2 regex(rule.pattern, RuleRegexOptions());
   if (!regex.ok()) {
     RipgrepPattern result;
     result.reason = "RE2 rejects the pattern: " + regex.error();
