@@ -115,8 +115,11 @@ RE2::Options SetOptions(const RuleTable& table) {
 
 // Compiles one rule's pattern; throws RuleError naming the rule if it does not compile or has no
 // `secret` group.
-std::unique_ptr<RE2> CompileRulePattern(const Rule& rule, int* secret_group) {
-  auto regex = std::make_unique<RE2>(rule.pattern, RuleRegexOptions());
+std::unique_ptr<RE2> CompileRulePattern(const Rule& rule, int64_t max_mem_bytes,
+                                        int* secret_group) {
+  RE2::Options options = RuleRegexOptions();
+  options.set_max_mem(max_mem_bytes);
+  auto regex = std::make_unique<RE2>(rule.pattern, options);
   if (!regex->ok()) {
     throw RuleError(rule.source + ": rule '" + rule.id + "': pattern does not compile: " +
                     regex->error());
@@ -205,7 +208,8 @@ Confirmer::Confirmer(const RuleTable& table, bool shared_set)
 
 const RE2& RuleTable::Regex(uint32_t rule, int* secret_group) const {
   std::call_once(regex_once_[rule], [&] {
-    regexes_[rule] = CompileRulePattern(rules[rule], &secret_groups_[rule]);
+    regexes_[rule] = CompileRulePattern(rules[rule], options.re2_rule_max_mem_bytes,
+                                        &secret_groups_[rule]);
   });
   *secret_group = secret_groups_[rule];
   return *regexes_[rule];

@@ -44,6 +44,11 @@ struct MatcherOptions {
   // DFA memory budget of each worker's RE2::Set. Too small a budget does not fail: RE2 thrashes
   // its DFA cache and slows down about tenfold, so this is set deliberately.
   int64_t re2_set_max_mem_bytes = 64ll << 20;
+  // The same for each rule's own RE2 (shared by the workers), which confirms keyword
+  // occurrences. RE2's default (8 MiB) thrashed on text dense with near-miss keywords: confirming
+  // the benchmark's worst-case text took 1.67 s per 16.8 MB with 8 MiB and 0.41-0.65 s with
+  // 16-32 MiB, with the same peak RSS (48 MiB), since a DFA grows only as far as the text takes it.
+  int64_t re2_rule_max_mem_bytes = 32ll << 20;
   // Count, per rule, the keyword occurrences confirmed and the time spent confirming them
   // (`layersift rules profile`). Costs two clock reads per candidate, so it is off for scans.
   bool profile_rules = false;
