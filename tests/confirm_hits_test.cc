@@ -55,8 +55,8 @@ std::vector<KeywordHit> HitsOf(const RuleTable& table, uint32_t rule, std::strin
 
 TEST(ConfirmHitsTest, SameMatchesAsConfirmingEachOccurrence) {
   const RuleTable table(BuiltinRules(), MatcherOptions{});
-  Confirmer swept(table, /*shared_set=*/false);
-  Confirmer one_by_one(table, /*shared_set=*/false);
+  Confirmer swept(table);
+  Confirmer one_by_one(table);
   std::mt19937 rng(20261130);
   size_t total_matches = 0, clustered_rules = 0;
   for (int round = 0; round < 3; ++round) {

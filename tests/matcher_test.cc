@@ -133,11 +133,10 @@ TEST(MatcherCompileTest, ContextCoversTheLongestMatchAndKeyword) {
   EXPECT_EQ(db->rules().size(), 4u);
 }
 
-// A regex engine that runs out of memory must say so, never report "no match". The RE2::Set is
-// compiled when a worker first needs it (the re2 backend: the first buffer; the vectorscan
-// backend: the first dense cluster of keywords), and RE2 proves at that point that its DFA can
-// run in the budget: a budget too small is a MatcherError from Scan, which the scanner reports
-// against the layer.
+// A regex engine that runs out of memory must say so, never report "no match". The re2
+// backend's RE2::Set is compiled when a worker scans its first buffer, and RE2 proves at that
+// point that its DFA can run in the budget: a budget too small is a MatcherError from Scan, which
+// the scanner reports against the layer. (The vectorscan backend has no set.)
 TEST(MatcherCompileTest, Re2BudgetTooSmallIsAnError) {
   std::vector<Rule> rules;
   for (int i = 0; i < 40; ++i) {
@@ -145,11 +144,10 @@ TEST(MatcherCompileTest, Re2BudgetTooSmallIsAnError) {
                              "k" + std::to_string(i) + R"([a-z]{3,30}[0-9]{2,9}(?P<secret>[a-f0-9]{8,40}))",
                              {"k" + std::to_string(i)}));
   }
-  // Keywords every few bytes: too dense to confirm rule by rule, so the set must run.
   std::string dense;
   for (int i = 0; i < 400; ++i) dense += "k" + std::to_string(i % 40) + " ";
   const std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(dense.data()), dense.size());
-  for (MatchEngine engine : {MatchEngine::kVectorscan, MatchEngine::kRe2}) {
+  for (MatchEngine engine : {MatchEngine::kRe2}) {
     MatcherOptions options;
     options.engine = engine;
     options.re2_set_max_mem_bytes = 16 << 10;

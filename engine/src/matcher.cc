@@ -150,7 +150,7 @@ void Confirmer::Validate(const RuleTable& table) {
       throw RuleError(rule.source + ": rule '" + rule.id + "': " + error);
     }
   }
-  Confirmer filters(table, /*shared_set=*/false);  // compiles every allowlist and path regex
+  Confirmer filters(table);  // compiles every allowlist and path regex
 }
 
 std::unique_ptr<RE2::Set> CompileRuleSet(const RuleTable& table) {
@@ -167,14 +167,7 @@ std::unique_ptr<RE2::Set> CompileRuleSet(const RuleTable& table) {
   return set;
 }
 
-const RE2::Set& RuleTable::SharedSet() const {
-  std::call_once(shared_set_once_, [this] { shared_set_ = CompileRuleSet(*this); });
-  return *shared_set_;
-}
-
-Confirmer::Confirmer(const RuleTable& table, bool shared_set)
-    : table_(table),
-      use_shared_set_(shared_set) {
+Confirmer::Confirmer(const RuleTable& table) : table_(table) {
   groups_.resize(static_cast<size_t>(table.most_groups) + 1);
   std::map<const Allowlist*, const CompiledRuleFilters::Regexes*> shared;
   filters_.resize(table.rules.size());
@@ -217,10 +210,9 @@ const RE2& RuleTable::Regex(uint32_t rule, int* secret_group) const {
 
 void Confirmer::MatchSet(std::string_view text, std::vector<int>& matched) {
   matched.clear();
-  if (!use_shared_set_ && !set_) set_ = CompileRuleSet(table_);
-  const RE2::Set& set = use_shared_set_ ? table_.SharedSet() : *set_;
+  if (!set_) set_ = CompileRuleSet(table_);
   RE2::Set::ErrorInfo info{};
-  if (!set.Match(re2::StringPiece(text.data(), text.size()), &matched, &info) &&
+  if (!set_->Match(re2::StringPiece(text.data(), text.size()), &matched, &info) &&
       info.kind != RE2::Set::kNoError) {
     throw MatcherError(info.kind == RE2::Set::kOutOfMemory
                            ? "RE2::Set ran out of DFA memory (raise the per-worker budget)"
@@ -452,7 +444,7 @@ class Re2ScanContext final : public ScanContext {
   // The reference backend passes every buffer through the set: a worker-local one, since a
   // shared set's DFA cache lock would serialise the workers.
   explicit Re2ScanContext(const RuleTable& table)
-      : table_(table), confirmer_(table, /*shared_set=*/false) {}
+      : table_(table), confirmer_(table) {}
 
   void Scan(std::span<const uint8_t> bytes, size_t own_begin, size_t own_end,
             std::string_view path, std::vector<RuleMatch>& out) override {

@@ -42,14 +42,7 @@ struct RuleTable {
   // The largest `secret` group index any rule can have: its number of capturing groups.
   int most_groups = 0;
 
-  // The RE2::Set of every enabled rule, compiled on first use and shared by the workers that
-  // use it only occasionally (the vectorscan backend): compiling it costs about 0.3 s for 300
-  // rules, too much to pay once per worker.
-  const RE2::Set& SharedSet() const;
-
  private:
-  mutable std::once_flag shared_set_once_;
-  mutable std::unique_ptr<RE2::Set> shared_set_;
   mutable std::unique_ptr<std::once_flag[]> regex_once_;
   mutable std::vector<std::unique_ptr<RE2>> regexes_;
   mutable std::vector<int> secret_groups_;
@@ -70,15 +63,14 @@ struct CompiledRuleFilters {
   bool has_path_conditions = false;
 };
 
-// The per-worker confirm stage: each rule's own RE2 (a worker-local copy, since a shared RE2
-// contends on its DFA cache lock) run around one keyword occurrence, plus a worker-local RE2::Set
-// of all rules for the candidate stage.
+// The per-worker confirm stage: each rule's RE2 (RuleTable::Regex, shared by the workers) run
+// around its keyword occurrences, plus, for the re2 backend's candidate stage, a worker-local
+// RE2::Set of all rules (a shared set's DFA cache lock would serialise the workers).
 class Confirmer {
  public:
-  // Compiles nothing up front: a rule's regex and the RE2::Set are compiled on first use, so a
-  // worker pays only for the rules its data reaches. With `shared_set`, MatchSet uses the
-  // table's shared set instead of a worker-local one (for backends that rarely need it).
-  Confirmer(const RuleTable& table, bool shared_set);
+  // Compiles nothing up front: the RE2::Set is compiled on first use, so a worker of a backend
+  // that never calls MatchSet never pays for it.
+  explicit Confirmer(const RuleTable& table);
 
   // Parses every pattern (syntax, a `secret` group) and compiles every filter once; throws
   // RuleError naming the first bad rule.
@@ -136,7 +128,6 @@ class Confirmer {
   bool any_path_conditions_ = false;
   std::vector<RuleProfile> profile_;  // per rule, when profiling
   uint64_t suppressed_ = 0;           // matches dropped by a filter, for the profile
-  bool use_shared_set_;
   std::unique_ptr<RE2::Set> set_;             // worker-local, null until first used
   std::vector<re2::StringPiece> groups_;
 };

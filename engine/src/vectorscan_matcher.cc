@@ -1,6 +1,13 @@
 // The default backend: a Vectorscan literal database of every rule's keywords finds the keyword
-// occurrences; RE2::Set runs only over the windows around them, and each rule the set reports is
-// confirmed by its own RE2 around each of its occurrences.
+// occurrences, and each rule's own RE2 confirms them (Confirmer::ConfirmHits: a rule's clustered
+// occurrences in one sweep).
+//
+// There is no RE2::Set stage. One used to filter dense clusters of occurrences before the rules
+// confirmed them one by one; once a rule's cluster cost one sweep instead of one pass per
+// occurrence, the set (about 300 MB/s cold and warm, 0.3 s to compile) became the slowest stage:
+// matcher CPU on the node_modules of the benchmark image went from 1.22 s to 0.52 s without it,
+// on the worst-case text from 1.16 s to 0.79 s per 16.8 MB, and on the realistic 550 MB layer it
+// made no difference (0.34-0.38 s).
 #include <hs/hs.h>
 
 #include <algorithm>
@@ -19,21 +26,10 @@ struct HsScratchDeleter {
 
 class VectorscanDatabase;
 
-// A region's occurrences are confirmed rule by rule (each rule's own small regex over its window)
-// unless that would read the region more than this many times over; then one pass of the
-// RE2::Set of all rules filters first. The set's DFA is large (hundreds of rules), costs about
-// 0.3 s to compile and is slow while cold, so it only pays off on dense clusters of keywords: on
-// the benchmark layer with 311 rules, matcher CPU was 2.5-3.6 s with the set on every region and
-// 0.8-1.0 s confirming directly (README.md, "Performance"); 16 reads per byte measured
-// 1.4-1.55 s, 64 measured 0.8-1.1 s.
-constexpr size_t kMaxDirectConfirmReadsPerByte = 64;
-
 class VectorscanScanContext final : public ScanContext {
  public:
   VectorscanScanContext(const RuleTable& table, const hs_database_t* db)
-      : table_(table), db_(db), confirmer_(table, /*shared_set=*/true),
-        rule_marks_(table.rules.size(), 0),
-        rule_hits_(table.rules.size()) {
+      : table_(table), db_(db), confirmer_(table), rule_hits_(table.rules.size()) {
     hs_scratch_t* scratch = nullptr;
     if (hs_alloc_scratch(db, &scratch) != HS_SUCCESS) {
       throw MatcherError("cannot allocate Vectorscan scratch space");
@@ -65,75 +61,29 @@ class VectorscanScanContext final : public ScanContext {
     const size_t first = out.size();
     std::sort(hits_.begin(), hits_.end(),
               [](const KeywordHit& a, const KeywordHit& b) { return a.begin < b.begin; });
-    // Group occurrences whose windows overlap into regions; one RE2::Set pass per region.
-    size_t region_first = 0;
-    while (region_first < hits_.size()) {
-      size_t region_begin = WindowBegin(hits_[region_first]);
-      size_t region_end = WindowEnd(hits_[region_first], buffer.size());
-      size_t region_last = region_first + 1;
-      while (region_last < hits_.size() && WindowBegin(hits_[region_last]) <= region_end) {
-        region_end = std::max(region_end, WindowEnd(hits_[region_last], buffer.size()));
-        ++region_last;
-      }
-      // Same results either way: the set only filters which rules to confirm.
-      const size_t direct_budget = kMaxDirectConfirmReadsPerByte * (region_end - region_begin);
-      size_t direct_bytes = 0;
-      for (size_t h = region_first; h < region_last && direct_bytes <= direct_budget; ++h) {
-        direct_bytes += table_.keyword_rules[hits_[h].keyword].size() * 2 *
-                        table_.keyword_window_bytes[hits_[h].keyword];
-      }
-      if (direct_bytes <= direct_budget) {
-        ConfirmRegion(region_first, region_last, /*only_marked=*/false, buffer, out);
-        region_first = region_last;
-        continue;
-      }
-      confirmer_.MatchSet(buffer.substr(region_begin, region_end - region_begin), matched_);
-      if (!matched_.empty()) {
-        for (int r : matched_) rule_marks_[static_cast<size_t>(r)] = 1;
-        ConfirmRegion(region_first, region_last, /*only_marked=*/true, buffer, out);
-        for (int r : matched_) rule_marks_[static_cast<size_t>(r)] = 0;
-      }
-      region_first = region_last;
-    }
-    SortAndDeduplicate(out, first);
-  }
-
- private:
-  // Confirms the occurrences hits_[first, last) rule by rule (only the rules marked in
-  // rule_marks_ if `only_marked`), so that a rule's clustered occurrences are read together.
-  void ConfirmRegion(size_t first, size_t last, bool only_marked, std::string_view buffer,
-                     std::vector<RuleMatch>& out) {
-    for (size_t h = first; h < last; ++h) {
-      for (uint32_t rule : table_.keyword_rules[hits_[h].keyword]) {
-        if (only_marked && !rule_marks_[rule]) continue;
+    // Each rule gets its occurrences (in order) together, so it can sweep its clusters.
+    for (const KeywordHit& hit : hits_) {
+      for (uint32_t rule : table_.keyword_rules[hit.keyword]) {
         std::vector<KeywordHit>& rule_hits = rule_hits_[rule];
         if (rule_hits.empty()) touched_rules_.push_back(rule);
-        rule_hits.push_back(hits_[h]);
+        rule_hits.push_back(hit);
       }
     }
     for (uint32_t rule : touched_rules_) {
       confirmer_.ConfirmHits(rule, rule_hits_[rule], buffer, out);
-      rule_hits_[rule].clear();  // keeps its capacity for the next region
+      rule_hits_[rule].clear();  // keeps its capacity for the next scan
     }
     touched_rules_.clear();
+    SortAndDeduplicate(out, first);
   }
 
+ private:
   static int OnKeyword(unsigned int id, unsigned long long /*from*/, unsigned long long to,
                        unsigned int /*flags*/, void* context) {
     auto* self = static_cast<VectorscanScanContext*>(context);
     const size_t begin = self->own_begin_ + to - self->table_.keywords[id].size();
     if (begin < self->own_end_) self->hits_.push_back(KeywordHit{id, static_cast<uint32_t>(begin)});
     return 0;  // keep scanning
-  }
-
-  size_t WindowBegin(const KeywordHit& hit) const {
-    const size_t end = hit.begin + table_.keywords[hit.keyword].size();
-    const size_t window = table_.keyword_window_bytes[hit.keyword];
-    return end > window ? end - window : 0;
-  }
-  size_t WindowEnd(const KeywordHit& hit, size_t buffer_size) const {
-    return std::min(buffer_size, static_cast<size_t>(hit.begin) +
-                                     table_.keyword_window_bytes[hit.keyword]);
   }
 
  public:
@@ -147,9 +97,7 @@ class VectorscanScanContext final : public ScanContext {
   std::unique_ptr<hs_scratch_t, HsScratchDeleter> scratch_;
   Confirmer confirmer_;
   std::vector<KeywordHit> hits_;
-  std::vector<int> matched_;
-  std::vector<uint8_t> rule_marks_;
-  std::vector<std::vector<KeywordHit>> rule_hits_;  // per rule, during ConfirmRegion
+  std::vector<std::vector<KeywordHit>> rule_hits_;  // per rule, during a scan
   std::vector<uint32_t> touched_rules_;             // rules with hits in rule_hits_
   size_t own_begin_ = 0;
   size_t own_end_ = 0;

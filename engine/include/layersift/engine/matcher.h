@@ -24,7 +24,7 @@
 namespace layersift {
 
 enum class MatchEngine {
-  kVectorscan,  // Vectorscan literal prefilter on keywords, RE2::Set on windows, RE2 confirm
+  kVectorscan,  // Vectorscan literal prefilter on keywords, each rule's RE2 confirms
   kRe2,         // RE2::Set over the whole buffer, RE2 confirm
 };
 
@@ -41,8 +41,8 @@ class MatcherError : public std::runtime_error {
 
 struct MatcherOptions {
   MatchEngine engine = MatchEngine::kVectorscan;
-  // DFA memory budget of each worker's RE2::Set. Too small a budget does not fail: RE2 thrashes
-  // its DFA cache and slows down about tenfold, so this is set deliberately.
+  // DFA memory budget of each worker's RE2::Set (the re2 backend). Too small a budget does not
+  // fail: RE2 thrashes its DFA cache and slows down about tenfold, so this is set deliberately.
   int64_t re2_set_max_mem_bytes = 64ll << 20;
   // The same for each rule's own RE2 (shared by the workers), which confirms keyword
   // occurrences. RE2's default (8 MiB) thrashed on text dense with near-miss keywords: confirming
