@@ -166,7 +166,7 @@ int RunScan(const ScanFlags& flags) {
     if (flags.stats) {
       const StageStats& s = result.totals;
       std::fprintf(stderr,
-                   "stages (s, summed over threads): read %.3f decompress %.3f walk %.3f match %.3f; "
+                   "stages (CPU s, summed over threads): read %.3f decompress %.3f walk %.3f match %.3f; "
                    "files %llu scanned, %llu excluded, %llu binary skipped\n",
                    s.read_seconds, s.decompress_seconds, s.walk_seconds, s.match_seconds,
                    static_cast<unsigned long long>(s.files_scanned),

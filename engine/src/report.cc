@@ -381,7 +381,7 @@ class TextWriter final : public ReportSink {
     }
     if (options_.include_stats) {
       std::snprintf(line, sizeof(line),
-                    "\nStages (seconds, summed over threads): read %.3f, decompress %.3f, walk "
+                    "\nStages (CPU seconds, summed over threads): read %.3f, decompress %.3f, walk "
                     "%.3f, match %.3f\nFiles: %llu seen, %llu scanned, %llu excluded by path, "
                     "%llu binary skipped, %llu empty, %llu links skipped, %llu whiteouts\n"
                     "Bytes: %llu stored, %llu uncompressed, %llu scanned; %u threads, gzip via %s\n",

@@ -128,9 +128,9 @@ struct StageStats {
   uint64_t archives_expanded = 0;  // nested archives whose members were scanned
   uint64_t archive_members = 0;    // regular files found inside them (counted in files_seen too)
   uint64_t archives_skipped = 0;   // over a limit or corrupt: see ScanResult::skipped
+  // CPU seconds of the threads doing each stage (waiting is not counted):
   double read_seconds = 0;        // reading and hashing the stored blob (read-ahead thread)
-                                  // (overlapped with decompression)
-  double decompress_seconds = 0;
+  double decompress_seconds = 0;  // (overlapped with reading)
   double walk_seconds = 0;        // tar parsing, path filtering, copying into chunks
   double match_seconds = 0;       // summed over matcher threads
 
