@@ -23,6 +23,11 @@ namespace layersift::micro {
 namespace {
 
 constexpr int64_t kRuleCounts[] = {50, 150, 500};
+// Rule sets larger than this are this many real rules plus generated ones: how the matcher
+// scales with the number of rules, apart from what particular real rules cost.
+constexpr size_t kRealRulesInLargerSets = 150;
+// Asks for every enabled built-in rule (BM_MatchBuiltin): what a default scan runs.
+constexpr size_t kAllBuiltinRules = 0;
 
 // Fixed, so every run on every machine scans with the same generated rules.
 constexpr uint64_t kGeneratedRuleSeed = 0x6c61796572736966;  // "layersif"
@@ -72,20 +77,29 @@ Rule GeneratedRule(size_t number, const std::string& keyword) {
   return rule;
 }
 
-// `count` rules: an evenly spread subset of the enabled built-in rules (rule i * n / count for
-// i < count, so the same rules every run), or, when count exceeds them, all of them and generated
-// rules up to `count`.
-std::vector<Rule> RuleSetOfSize(size_t count) {
-  std::vector<Rule> builtin = EnabledBuiltinRules();
+// An evenly spread subset of the enabled built-in rules (rule i * n / count for i < count, so the
+// same rules every run).
+std::vector<Rule> BuiltinSubset(size_t count) {
+  const std::vector<Rule> builtin = EnabledBuiltinRules();
   const size_t available = builtin.size();
-  if (count <= available) {
-    std::vector<Rule> subset;
-    subset.reserve(count);
-    for (size_t i = 0; i < count; ++i) subset.push_back(builtin[i * available / count]);
-    return subset;
+  std::vector<Rule> subset;
+  for (size_t i = 0; i < count && i < available; ++i) {
+    subset.push_back(builtin[i * available / count]);
   }
+  return subset;
+}
+
+// `count` rules (kAllBuiltinRules: every enabled built-in rule). Up to kRealRulesInLargerSets, an
+// evenly spread subset of the built-in rules; above, that many of them plus generated rules up to
+// `count` (the "500 made by adding valid but rarely-matching rules").
+std::vector<Rule> RuleSetOfSize(size_t count) {
+  if (count == kAllBuiltinRules) return EnabledBuiltinRules();
+  if (count <= kRealRulesInLargerSets) return BuiltinSubset(count);
+  std::vector<Rule> builtin = BuiltinSubset(kRealRulesInLargerSets);
   std::set<std::string> keywords;
-  for (const Rule& rule : builtin) keywords.insert(rule.keywords.begin(), rule.keywords.end());
+  for (const Rule& rule : EnabledBuiltinRules()) {
+    keywords.insert(rule.keywords.begin(), rule.keywords.end());
+  }
   SplitMix64 random(kGeneratedRuleSeed);
   for (size_t number = 1; builtin.size() < count; ++number) {
     std::string keyword;
@@ -212,12 +226,12 @@ MatcherCache& Cache() {
 
 // Each thread scans the whole text with its own context, so bytes per thread are the text's
 // size per iteration, and with real time the reported rate is all threads' together.
-void BM_Match(benchmark::State& state, MatchEngine engine, const Sample& sample) {
+void BM_Match(benchmark::State& state, MatchEngine engine, size_t rule_count,
+              const Sample& sample) {
   const std::span<const uint8_t> text = sample.text();
   MatcherCache::Lease lease;
   try {
-    lease =
-        Cache().Acquire(engine, static_cast<size_t>(state.range(0)), state.thread_index(), text);
+    lease = Cache().Acquire(engine, rule_count, state.thread_index(), text);
   } catch (const std::exception& e) {
     state.SkipWithError(e.what());  // the loop below then runs no iteration
   }
@@ -250,11 +264,18 @@ void RegisterMatchBenchmarks(const Sample& sample) {
   for (const MatchEngine engine : {MatchEngine::kVectorscan, MatchEngine::kRe2}) {
     const std::string name = "BM_Match/" + std::string(MatchEngineName(engine));
     benchmark::internal::Benchmark* benchmark = benchmark::RegisterBenchmark(
-        name.c_str(),
-        [engine, &sample](benchmark::State& state) { BM_Match(state, engine, sample); });
+        name.c_str(), [engine, &sample](benchmark::State& state) {
+          BM_Match(state, engine, static_cast<size_t>(state.range(0)), sample);
+        });
     benchmark->ArgName("rules");
     for (const int64_t count : kRuleCounts) benchmark->Arg(count);
     benchmark->Threads(1)->Threads(2)->UseRealTime();
+  }
+  for (const MatchEngine engine : {MatchEngine::kVectorscan, MatchEngine::kRe2}) {
+    const std::string name = "BM_MatchBuiltin/" + std::string(MatchEngineName(engine));
+    benchmark::RegisterBenchmark(name.c_str(), [engine, &sample](benchmark::State& state) {
+      BM_Match(state, engine, kAllBuiltinRules, sample);
+    })->Threads(1)->Threads(2)->UseRealTime();
   }
 }
 
