@@ -1,7 +1,6 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
-#include <chrono>
 #include <cmath>
 
 #include <map>
@@ -9,6 +8,7 @@
 #include "layersift/engine/matcher.h"
 #include "layersift/engine/validate.h"
 #include "layersift/rules/rule_regex.h"
+#include "cpu_time.h"
 #include "matcher_internal.h"
 
 namespace layersift {
@@ -276,22 +276,27 @@ void Confirmer::AddProfileTo(std::vector<RuleProfile>& totals) const {
   for (size_t r = 0; r < profile_.size() && r < totals.size(); ++r) totals[r].Add(profile_[r]);
 }
 
+template <typename Work>
+void Confirmer::Profiled(uint32_t rule_index, uint64_t candidates, const std::vector<RuleMatch>& out,
+                         Work&& confirm) {
+  const double start = ThreadCpuSeconds();  // the same clock as --stats' match stage
+  const size_t before = out.size();
+  const uint64_t suppressed_before = suppressed_;
+  confirm();
+  RuleProfile& profile = profile_[rule_index];
+  profile.candidates += candidates;
+  profile.confirmed += out.size() - before;
+  profile.suppressed += suppressed_ - suppressed_before;
+  profile.confirm_seconds += ThreadCpuSeconds() - start;
+}
+
 void Confirmer::Confirm(uint32_t rule_index, const KeywordHit& hit, std::string_view buffer,
                         std::vector<RuleMatch>& out) {
   if (profile_.empty()) {
     ConfirmUnprofiled(rule_index, hit, buffer, out);
     return;
   }
-  const auto start = std::chrono::steady_clock::now();
-  const size_t before = out.size();
-  const uint64_t suppressed_before = suppressed_;
-  ConfirmUnprofiled(rule_index, hit, buffer, out);
-  RuleProfile& profile = profile_[rule_index];
-  ++profile.candidates;
-  profile.confirmed += out.size() - before;
-  profile.suppressed += suppressed_ - suppressed_before;
-  profile.confirm_seconds +=
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  Profiled(rule_index, 1, out, [&] { ConfirmUnprofiled(rule_index, hit, buffer, out); });
 }
 
 void Confirmer::ConfirmUnprofiled(uint32_t rule_index, const KeywordHit& hit,
@@ -348,16 +353,8 @@ void Confirmer::ConfirmHits(uint32_t rule_index, std::span<const KeywordHit> hit
     ConfirmHitsUnprofiled(rule_index, hits, buffer, out);
     return;
   }
-  const auto start = std::chrono::steady_clock::now();
-  const size_t before = out.size();
-  const uint64_t suppressed_before = suppressed_;
-  ConfirmHitsUnprofiled(rule_index, hits, buffer, out);
-  RuleProfile& profile = profile_[rule_index];
-  profile.candidates += hits.size();
-  profile.confirmed += out.size() - before;
-  profile.suppressed += suppressed_ - suppressed_before;
-  profile.confirm_seconds +=
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  Profiled(rule_index, hits.size(), out,
+           [&] { ConfirmHitsUnprofiled(rule_index, hits, buffer, out); });
 }
 
 // Text dense with a rule's keywords (a config file full of "password" and "token" whose values

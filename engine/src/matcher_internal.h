@@ -111,6 +111,11 @@ class Confirmer {
                          std::vector<RuleMatch>& out);
   void ConfirmHitsUnprofiled(uint32_t rule, std::span<const KeywordHit> hits,
                              std::string_view buffer, std::vector<RuleMatch>& out);
+  // Runs `confirm` (which appends the rule's matches to `out`) and adds what it did, and how
+  // long it took, to the rule's profile.
+  template <typename Work>
+  void Profiled(uint32_t rule, uint64_t candidates, const std::vector<RuleMatch>& out,
+                Work&& confirm);
   // Whether the rule may fire in the current file, cached per file.
   bool PathPermits(uint32_t rule);
   // Whether an allowlist or stop word suppresses this match.

@@ -22,10 +22,10 @@
 #include <map>
 #include <mutex>
 #include <thread>
-#include <ctime>
 #include <unordered_map>
 
 #include "chunk.h"
+#include "cpu_time.h"
 #include "layer_reader.h"
 #include "sanitizer_handoff.h"
 #include "layersift/engine/decompress.h"
@@ -66,16 +66,9 @@ double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// The stages are accounted in CPU time of the thread doing them: a stage's seconds are work
-// done, not time spent waiting for the stage before it or descheduled while more threads than
-// cores are runnable (a layer reader runs three threads next to the matchers). So the stages add
-// up to at most the process's CPU time, which bench/suite.py checks against getrusage. A
-// registry layer's read stage is therefore hashing and copying, not waiting on the network.
-double ThreadCpuSeconds() {
-  timespec now{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
-  return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) * 1e-9;
-}
+// The stages are accounted in CPU time of the thread doing them (ThreadCpuSeconds), so they add
+// up to at most the process's CPU time, which bench/suite.py checks against getrusage. A registry
+// layer's read stage is therefore hashing and copying, not waiting on the network.
 
 // Something to scan: one layer blob (for every image that has it), one directory, or the
 // virtual files of one image config.
