@@ -361,12 +361,12 @@ void Confirmer::ConfirmHits(uint32_t rule_index, std::span<const KeywordHit> hit
 // are placeholders) used to cost one regex pass per occurrence over a window of up to twice
 // max_match_bytes, so each byte was read dozens of times: 8 MB/s on the benchmark's worst-case
 // layer. Here occurrences whose windows overlap form a run, and a run is swept left to right:
-// one search (DFA only: no submatches) finds the leftmost match M of the regex anywhere in the
+// one search (RE2's DFAs only: the match's bounds, no groups) finds the leftmost match M in the
 // run's remaining span. No occurrence's window can hold a match that starts before M, since that
 // match would lie in the span too (RE2 judges ^, $ and \b against the whole buffer either way),
-// so occurrences whose windows end at or before M's start have no match and are dropped, those
-// whose windows contain M's start are confirmed one by one exactly as Confirm does, and the sweep
-// goes on after M's start. A run without any match costs one pass over its span. An isolated
+// so occurrences whose (widened, see below) windows end at or before M's start have no match and
+// are dropped, those whose windows contain M's start are confirmed one by one exactly as Confirm
+// does, and the sweep goes on after M's start. A run without any match costs one pass over its span. An isolated
 // occurrence is confirmed directly, as before. The result is what Confirm gives for each hit.
 void Confirmer::ConfirmHitsUnprofiled(uint32_t rule_index, std::span<const KeywordHit> hits,
                                       std::string_view buffer, std::vector<RuleMatch>& out) {
