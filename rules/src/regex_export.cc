@@ -330,23 +330,16 @@ class Translator {
       case 'x':
         return HexEscape(i);
       case 'a':
-        AppendLiteral('\a');
-        return i + 2;
       case 'f':
-        AppendLiteral('\f');
-        return i + 2;
       case 'n':
-        AppendLiteral('\n');
-        return i + 2;
       case 'r':
-        AppendLiteral('\r');
-        return i + 2;
       case 't':
-        AppendLiteral('\t');
+      case 'v': {
+        // The control characters' escapes, in the order of "afnrtv".
+        static constexpr std::string_view kLetters = "afnrtv", kBytes = "\a\f\n\r\t\v";
+        AppendLiteral(static_cast<unsigned char>(kBytes[kLetters.find(re_[i + 1])]));
         return i + 2;
-      case 'v':
-        AppendLiteral('\v');
-        return i + 2;
+      }
       default:
         break;
     }
