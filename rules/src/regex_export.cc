@@ -337,7 +337,7 @@ class Translator {
       case 'v': {
         // The control characters' escapes, in the order of "afnrtv".
         static constexpr std::string_view kLetters = "afnrtv", kBytes = "\a\f\n\r\t\v";
-        AppendLiteral(static_cast<unsigned char>(kBytes[kLetters.find(re_[i + 1])]));
+        AppendLiteral(static_cast<unsigned char>(kBytes[kLetters.find(e)]));
         return i + 2;
       }
       default:
