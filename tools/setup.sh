@@ -9,13 +9,15 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config git ca-certificates
   libre2-dev libzstd-dev zlib1g-dev libisal-dev libarchive-dev libtbb-dev
-  libvectorscan-dev libcurl4-openssl-dev libssl-dev
+  libvectorscan-dev libcurl4-openssl-dev libssl-dev libtinyxml2-dev
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # tools used by the tests, the corpus generator and the benchmark
   isal zstd gzip tar python3 time
   # the report-format tests validate SARIF output against the shipped schema
   python3-jsonschema
+  # the SigV4 tests compare with botocore's signer; the fake AWS self-test uses botocore as a client
+  python3-botocore
   # the registry tests: a real registry, skopeo to push to it, htpasswd for Basic auth, openssl
   # to sign the test token server's tokens, curl for the fixtures' self-test
   docker-registry skopeo apache2-utils openssl curl

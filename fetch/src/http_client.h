@@ -15,13 +15,13 @@
 namespace layersift {
 
 struct HttpRequest {
-  std::string method = "GET";           // GET, HEAD or POST
+  std::string method = "GET";           // GET, HEAD, POST or PUT
   std::string url;
   std::vector<std::string> headers;     // "Name: value"
   // The Authorization value; sent to the request's origin only, never across a redirect to
   // another host (presigned storage URLs must not see registry credentials).
   std::string authorization;
-  std::string body;                     // for POST
+  std::string body;                     // for POST and PUT
   std::string content_type;             // for POST
   size_t max_body_bytes = 4 << 20;      // a longer answer is an error, not a truncation
 };

@@ -45,11 +45,28 @@ std::string RegistryErrorText(const HttpResponse& response) {
   return text;
 }
 
-RegistryAuth::RegistryAuth(const HttpClient& http, CredentialStore& credentials, bool plain_http)
-    : http_(http), credentials_(credentials), plain_http_(plain_http) {}
+RegistryAuth::RegistryAuth(const HttpClient& http, CredentialStore& credentials, bool plain_http, EcrLogins* ecr)
+    : http_(http), credentials_(credentials), plain_http_(plain_http), ecr_(ecr) {}
 
 std::string RegistryAuth::BaseUrl(const std::string& registry) const {
+  if (ecr_ != nullptr && EcrLogins::IsPrivate(registry)) {
+    try {
+      return ecr_->Get(registry).endpoint;
+    } catch (const AwsError& e) {
+      throw RegistryError(e.what());
+    }
+  }
   return (plain_http_ ? "http://" : "https://") + RegistryApiHost(registry);
+}
+
+std::optional<Credential> RegistryAuth::CredentialFor(const std::string& registry, bool renew) {
+  if (ecr_ == nullptr || !ecr_->Handles(registry)) return credentials_.For(registry);
+  try {
+    const EcrAuthorization login = ecr_->Get(registry, renew);
+    return Credential{login.username, login.password, ""};
+  } catch (const AwsError& e) {
+    throw RegistryError(e.what());
+  }
 }
 
 uint64_t RegistryAuth::tokens_fetched() const {
@@ -62,6 +79,11 @@ RegistryAuth::Scheme RegistryAuth::Discover(const std::string& registry) {
     std::lock_guard<std::mutex> lock(mutex_);
     const auto it = schemes_.find(registry);
     if (it != schemes_.end()) return it->second;
+  }
+  if (ecr_ != nullptr && EcrLogins::IsPrivate(registry)) {
+    // ECR always asks for Basic with its own password: no need to ask the registry.
+    std::lock_guard<std::mutex> lock(mutex_);
+    return schemes_[registry] = Scheme{"ecr", "", ""};
   }
   const std::string url = BaseUrl(registry) + "/v2/";
   HttpResponse response;
@@ -105,7 +127,7 @@ void RegistryAuth::Learn(const std::string& registry, const std::string& challen
 
 RegistryAuth::Entry RegistryAuth::FetchToken(const std::string& registry, const Scheme& scheme,
                                              const std::string& scope) {
-  const std::optional<Credential> credential = credentials_.For(registry);
+  const std::optional<Credential> credential = CredentialFor(registry, /*renew=*/false);
   HttpRequest request;
   std::string query = scheme.service.empty() ? "" : "service=" + UrlEncode(scheme.service);
   if (!scope.empty()) query += (query.empty() ? "" : "&") + std::string("scope=") + UrlEncode(scope);
@@ -160,8 +182,14 @@ RegistryAuth::Entry RegistryAuth::FetchToken(const std::string& registry, const 
 }
 
 RegistryAuth::Entry RegistryAuth::MakeEntry(const std::string& registry, const Scheme& scheme,
-                                            const std::string& scope) {
+                                            const std::string& scope, bool renew) {
   if (scheme.kind == "bearer") return FetchToken(registry, scheme, scope);
+  if (scheme.kind == "ecr") {
+    const Credential credential = *CredentialFor(registry, renew);
+    const auto refresh_at = ecr_->RefreshAt(registry).value_or(AwsClock::now());
+    return Entry{BasicValue(credential),
+                 Clock::now() + std::chrono::duration_cast<Clock::duration>(refresh_at - AwsClock::now())};
+  }
   if (scheme.kind == "basic") {
     const std::optional<Credential> credential = credentials_.For(registry);
     if (!credential || (credential->username.empty() && credential->password.empty())) {
@@ -192,7 +220,8 @@ std::string RegistryAuth::Cached(const std::string& registry, const std::string&
 }
 
 void RegistryAuth::Renew(const std::string& registry, const std::string& scope, const std::string& challenge) {
-  if (!challenge.empty()) Learn(registry, challenge);
+  // ECR's 401 asks for Basic: keep the "ecr" scheme, whose password comes from AWS.
+  if (!challenge.empty() && !(ecr_ != nullptr && EcrLogins::IsPrivate(registry))) Learn(registry, challenge);
   const Scheme scheme = Discover(registry);
   if (scheme.kind == "basic") {
     throw RegistryError("registry " + registry + " refused the user name and password (HTTP 401)");
@@ -200,7 +229,8 @@ void RegistryAuth::Renew(const std::string& registry, const std::string& scope, 
   if (scheme.kind == "none") {
     throw RegistryError("registry " + registry + " answered 401 without asking for credentials");
   }
-  Entry entry = MakeEntry(registry, scheme, scope);
+  // An ECR password the registry refused (it expired early, or was revoked): log in again.
+  Entry entry = MakeEntry(registry, scheme, scope, /*renew=*/scheme.kind == "ecr");
   std::lock_guard<std::mutex> lock(mutex_);
   entries_[{registry, scope}] = entry;
 }

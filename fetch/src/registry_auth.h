@@ -9,6 +9,7 @@
 #include <string>
 
 #include "docker_credentials.h"
+#include "ecr_login.h"
 #include "http_client.h"
 
 namespace layersift {
@@ -19,7 +20,8 @@ inline constexpr const char* kCatalogScope = "registry:catalog:*";
 
 class RegistryAuth {
  public:
-  RegistryAuth(const HttpClient& http, CredentialStore& credentials, bool plain_http);
+  // `ecr` (may be null) logs in to ECR registries; it must outlive this object.
+  RegistryAuth(const HttpClient& http, CredentialStore& credentials, bool plain_http, EcrLogins* ecr = nullptr);
 
   // The Authorization value for a request to `registry` within `scope` ("" when the registry
   // needs none), fetching a token when there is none or it expired. The first call for a
@@ -34,7 +36,8 @@ class RegistryAuth {
   // a new token (or rebuilds the Basic value). Throws RegistryError when that fails.
   void Renew(const std::string& registry, const std::string& scope, const std::string& challenge);
 
-  // "https://host" or "http://host" for a registry.
+  // "https://host" or "http://host" for a registry; for a private ECR registry, the endpoint its
+  // login names (logging in first when needed).
   std::string BaseUrl(const std::string& registry) const;
 
   uint64_t tokens_fetched() const;
@@ -42,7 +45,7 @@ class RegistryAuth {
  private:
   using TimePoint = std::chrono::steady_clock::time_point;
   struct Scheme {
-    std::string kind;  // "none", "basic" or "bearer"
+    std::string kind;  // "none", "basic", "bearer" or "ecr" (Basic with a password from AWS)
     std::string realm, service;
   };
   struct Entry {
@@ -53,11 +56,13 @@ class RegistryAuth {
   Scheme Discover(const std::string& registry);
   void Learn(const std::string& registry, const std::string& challenge);
   Entry FetchToken(const std::string& registry, const Scheme& scheme, const std::string& scope);
-  Entry MakeEntry(const std::string& registry, const Scheme& scheme, const std::string& scope);
+  Entry MakeEntry(const std::string& registry, const Scheme& scheme, const std::string& scope, bool renew = false);
+  std::optional<Credential> CredentialFor(const std::string& registry, bool renew);
 
   const HttpClient& http_;
   CredentialStore& credentials_;
   const bool plain_http_;
+  EcrLogins* const ecr_;
   mutable std::mutex mutex_;  // guards the maps; requests are made without it
   std::map<std::string, Scheme> schemes_;
   std::map<std::pair<std::string, std::string>, Entry> entries_;

@@ -45,7 +45,15 @@ class RegistryClient::Impl {
       : options_(std::move(options)),
         http_(options_.download.http),
         credentials_(options_.username, options_.password, options_.docker_config_dir),
-        auth_(http_, credentials_, options_.plain_http),
+        ecr_(
+            [this] {
+              if (options_.aws) return options_.aws;
+              AwsOptions aws;
+              aws.http = options_.download.http;
+              return std::make_shared<AwsSession>(aws);
+            },
+            options_.ecr_public_auth),
+        auth_(http_, credentials_, options_.plain_http, &ecr_),
         downloader_(options_.download) {}
 
   // A GET within `scope`, authorised, renewing the credentials once after a 401.
@@ -103,6 +111,7 @@ class RegistryClient::Impl {
   RegistryOptions options_;
   HttpClient http_;
   CredentialStore credentials_;
+  EcrLogins ecr_;
   RegistryAuth auth_;
   RangeDownloader downloader_;
 };

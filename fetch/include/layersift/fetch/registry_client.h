@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "layersift/fetch/aws.h"
 #include "layersift/fetch/byte_source.h"
 #include "layersift/fetch/range_downloader.h"
 
@@ -30,6 +31,12 @@ struct RegistryOptions {
   std::string password;
   std::string docker_config_dir;  // "" = $DOCKER_CONFIG, else ~/.docker
   RangeDownloadOptions download;  // HTTP options included
+  // AWS access for ECR registries (ACCOUNT.dkr.ecr.REGION.amazonaws.com and the like): their
+  // password comes from ecr:GetAuthorizationToken. Null: a session with the default credential
+  // chain is made when the first ECR registry is met.
+  std::shared_ptr<AwsSession> aws;
+  // Log in to public.ecr.aws with ecr-public:GetAuthorizationToken instead of pulling anonymously.
+  bool ecr_public_auth = false;
 };
 
 // The media types a manifest request accepts: images and indexes, OCI and Docker schema 2.
