@@ -8,6 +8,7 @@
 #include <iostream>
 #include <thread>
 
+#include "ecr_commands.h"
 #include "exit_codes.h"
 #include "registry_flags.h"
 #include "layersift/engine/matcher.h"
@@ -51,6 +52,7 @@ struct ScanFlags {
   std::vector<std::string> ignore_files;
   bool no_ignore_file = false;
   RegistryFlags registry;
+  PerimeterFlags perimeter;
 };
 
 struct ListFlags {
@@ -137,8 +139,12 @@ int RunScan(const ScanFlags& flags) {
   const bool show_progress = !flags.quiet && isatty(STDERR_FILENO);
   if (show_progress) options.on_progress = PrintProgress;
 
-  ScanResult result = Scanner(*database, options).Scan(flags.targets);
+  const ExpandedTargets targets =
+      ExpandEcrPerimeters(flags.targets, flags.perimeter, options.registry.aws, flags.quiet);
+
+  ScanResult result = Scanner(*database, options).Scan(targets.specs);
   if (show_progress) std::fprintf(stderr, "\r\033[K");
+  targets.AddTo(result);
   ApplySuppressions(suppressions, database->rules(), result);
   if (flags.present_only) KeepPresentOnly(result);
 
@@ -194,8 +200,9 @@ int main(int argc, char** argv) {
                        "reference such as alpine:3 or localhost:5000/app works too when no such "
                        "local path exists), oci:DIR[:TAG] (OCI image layout; every manifest if no tag), "
                        "docker-archive:FILE (docker save output), layer:FILE (one layer blob: "
-                       "tar, tar+gzip or tar+zstd), dir:PATH (files as they are). A bare path is "
-                       "recognised by its content.")
+                       "tar, tar+gzip or tar+zstd), dir:PATH (files as they are), "
+                       "ecr://ACCOUNT/REGION (every repository of an ECR registry; see --include-repo, "
+                       "--tags). A bare path is recognised by its content.")
       ->required();
   scan.rules.AddTo(*scan_cmd);
   scan_cmd->add_option("--format", scan.format,
@@ -257,6 +264,7 @@ int main(int argc, char** argv) {
   scan_cmd->add_flag("-q,--quiet", scan.quiet, "No progress line or summary on stderr");
   scan_cmd->add_flag("--stats", scan.stats, "Print per-stage statistics");
   scan.registry.AddTo(*scan_cmd);
+  scan.perimeter.AddTo(*scan_cmd);
 
   ListFlags list;
   CLI::App* list_cmd = app.add_subcommand(
@@ -272,6 +280,8 @@ int main(int argc, char** argv) {
 
   RuleCommands rule_commands;
   rule_commands.AddTo(app);
+  EcrCommands ecr_commands;
+  ecr_commands.AddTo(app);
 
   try {
     app.parse(argc, argv);
@@ -282,7 +292,9 @@ int main(int argc, char** argv) {
   try {
     if (scan_cmd->parsed()) return RunScan(scan);
     if (list_cmd->parsed()) return RunList(list);
-    const int rc = rule_commands.Run();
+    int rc = rule_commands.Run();
+    if (rc >= 0) return rc;
+    rc = ecr_commands.Run();
     if (rc >= 0) return rc;
   } catch (const RuleError& e) {
     std::fprintf(stderr, "layersift: rule error: %s\n", e.what());

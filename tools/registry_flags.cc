@@ -46,15 +46,28 @@ void RegistryFlags::AddTo(CLI::App& app) {
                  "(default 0.5; a Retry-After from the server is honoured instead)")
       ->check(CLI::Range(0.0, 60.0))
       ->group(group);
+  app.add_flag("--ecr-public-auth", ecr_public_auth,
+               "Log in to public.ecr.aws with AWS credentials (ecr-public:GetAuthorizationToken in "
+               "us-east-1, for its higher pull limits) instead of pulling anonymously")
+      ->group(group);
+  aws.AddTo(app);
+}
+
+HttpOptions RegistryFlags::Http() const {
+  HttpOptions http;
+  http.insecure_tls = insecure_tls;
+  http.max_retries = max_retries;
+  http.stall_timeout_seconds = stall_timeout_seconds;
+  http.retry_base_seconds = retry_backoff_seconds;
+  return http;
 }
 
 RegistryOptions RegistryFlags::Options() const {
   RegistryOptions options;
   options.plain_http = plain_http;
-  options.download.http.insecure_tls = insecure_tls;
-  options.download.http.max_retries = max_retries;
-  options.download.http.stall_timeout_seconds = stall_timeout_seconds;
-  options.download.http.retry_base_seconds = retry_backoff_seconds;
+  options.download.http = Http();
+  options.aws = aws.Session(options.download.http);
+  options.ecr_public_auth = ecr_public_auth;
   options.download.connections_per_blob = fetch_connections;
   options.download.range_size_bytes = ParseByteSize(range_size, "--range-size");
   if (options.download.range_size_bytes < (1ull << 20)) {

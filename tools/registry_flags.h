@@ -1,4 +1,5 @@
-// The registry flags shared by `scan` and `ls`: TLS, credentials, and how blobs are downloaded.
+// The registry flags shared by `scan` and `ls`: TLS, credentials (AWS ones for ECR included), and
+// how blobs are downloaded.
 #ifndef LAYERSIFT_TOOLS_REGISTRY_FLAGS_H_
 #define LAYERSIFT_TOOLS_REGISTRY_FLAGS_H_
 
@@ -6,6 +7,7 @@
 
 #include <string>
 
+#include "aws_flags.h"
 #include "layersift/fetch/registry_client.h"
 
 namespace layersift {
@@ -20,8 +22,12 @@ struct RegistryFlags {
   int max_retries = 5;
   double stall_timeout_seconds = 30;
   double retry_backoff_seconds = 0.5;
+  bool ecr_public_auth = false;
+  AwsFlags aws;
 
   void AddTo(CLI::App& app);
+  // The HTTP options alone (for `ecr` commands, which download nothing).
+  HttpOptions Http() const;
 
   // The client options; reads the password from stdin when --password-stdin was given. Throws
   // std::invalid_argument for inconsistent flags.
