@@ -182,7 +182,10 @@ std::vector<EcrRepository> EcrClient::DescribeRepositories() {
 
 std::vector<EcrImage> EcrClient::DescribeImages(const std::string& repository, const std::string& tag_status) {
   std::vector<EcrImage> images;
-  json request = {{"repositoryName", repository}, {"maxResults", kPageSize}, {"filter", {{"tagStatus", tag_status}}}};
+  // imageStatus ANY: archived images are listed too (reported as skipped, never silently left out).
+  json request = {{"repositoryName", repository},
+                  {"maxResults", kPageSize},
+                  {"filter", {{"tagStatus", tag_status}, {"imageStatus", "ANY"}}}};
   if (!registry_id_.empty()) request["registryId"] = registry_id_;
   for (int page = 0; page < kMaxPages; ++page) {
     const json answer = ParseAnswer(Call("DescribeImages", request.dump()), "ecr:DescribeImages");

@@ -37,8 +37,9 @@ struct SigV4Params {
   std::time_t time = 0;           // signing time, seconds since the epoch (UTC)
   bool normalize_path = true;     // remove "", "." and ".." segments (every service but S3)
   bool double_encode_path = true; // %-encode the path once more (every service but S3)
-  // Hash the body into the signature and, in header mode, add and sign x-amz-content-sha256.
-  // When false the payload hash is that of the empty string.
+  // In header mode, also add and sign x-amz-content-sha256 (S3 wants it; ECR and STS do not).
+  // The payload hash in the canonical request is always the body's SHA-256 (an empty body's
+  // included).
   bool sign_body = false;
   // Leave X-Amz-Security-Token out of what is signed but still add it to the request (STS
   // quirk some services need).

@@ -67,6 +67,12 @@ Methods
         raised. Redirects are not followed. In token mode each call asks the token server for
         a token: clear token_server's log (clear_token_requests()) before counting a client's.
     token(scopes) -> str   a token from the token server for these scope strings (auth="token")
+    set_user_password(user, password)   (auth="basic") gives `user` this password (bcrypt,
+        `htpasswd -nBi -C 4`), replacing its previous one; the test user and any other users
+        set this way keep theirs. The htpasswd file is rewritten atomically (temporary file in
+        the same directory, then os.replace) with a strictly increasing mtime: distribution
+        2.8 re-reads it when its mtime changes, so the change holds from the next request on,
+        without a restart. Thread-safe.
     auth_headers(scope=None) -> dict   the Authorization header for a request (may be empty)
     log_tail(n=4000) -> str
 
@@ -202,6 +208,8 @@ class Registry(Service):
         self.token_server = None
         self._token_cache = {}
         self._token_lock = threading.Lock()
+        self._htpasswd_lock = threading.Lock()
+        self._htpasswd_mtime_ns = 0
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self):
@@ -471,6 +479,36 @@ http:
             raise RuntimeError(f"token server answered {status}: {body[:500]!r}")
         answer = json.loads(body)
         return answer.get("token") or answer["access_token"]
+
+    def set_user_password(self, user, password):
+        if self.auth != "basic":
+            raise RuntimeError("set_user_password() needs Registry(auth='basic')")
+        if not user or ":" in user or "\n" in user or user == TEST_USERNAME:
+            raise ValueError(f"cannot set the password of user {user!r}")
+        proc = subprocess.run(["htpasswd", "-nBi", "-C", "4", user], input=password,
+                              capture_output=True, text=True, timeout=60)
+        if proc.returncode != 0:
+            raise RuntimeError(f"htpasswd failed: {proc.stderr}")
+        line = proc.stdout.strip()
+        path = os.path.join(self._dir, "htpasswd")
+        with self._htpasswd_lock:
+            with open(path) as f:
+                kept = [entry for entry in f.read().splitlines()
+                        if entry.strip() and entry.split(":", 1)[0] != user]
+            fd, tmp = tempfile.mkstemp(prefix=".htpasswd-", dir=self._dir)
+            try:
+                with os.fdopen(fd, "w") as f:
+                    f.write("\n".join(kept + [line]) + "\n")
+                # distribution reloads the file when its mtime differs from the one it read:
+                # make sure two quick rewrites never share one (file times are coarse)
+                mtime = max(time.time_ns(), self._htpasswd_mtime_ns + 1_000_000)
+                self._htpasswd_mtime_ns = mtime
+                os.utime(tmp, ns=(mtime, mtime))
+                os.replace(tmp, path)
+            except BaseException:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+                raise
 
     def auth_headers(self, scope=None):
         if self.auth == "basic":
