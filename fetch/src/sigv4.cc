@@ -217,8 +217,8 @@ struct SigningContext {
 SigningContext MakeContext(const SigV4Request& request, const SigV4Params& params) {
   SigningContext context;
   context.amz_date = AmzDate(params.time);
-  context.scope = context.amz_date.substr(0, 8) + "/" + params.region + "/" + params.service +
-                  "/aws4_request";
+  context.scope =
+      context.amz_date.substr(0, 8) + "/" + params.region + "/" + params.service + "/aws4_request";
   context.payload_hash = Sha256Hex(request.body);  // an empty body hashes as the suite expects
   const std::string_view target = request.target;
   const size_t question = target.find('?');
@@ -232,9 +232,10 @@ SigV4Result Sign(std::string canonical_request, const SigningContext& context,
                  const SigningCredentials& credentials, const SigV4Params& params) {
   SigV4Result result;
   result.canonical_request = std::move(canonical_request);
-  result.string_to_sign = std::string(kAlgorithm) + "\n" + context.amz_date + "\n" +
-                          context.scope + "\n" + Sha256Hex(result.canonical_request);
-  std::string key = HmacSha256("AWS4" + credentials.secret_access_key, context.amz_date.substr(0, 8));
+  result.string_to_sign = std::string(kAlgorithm) + "\n" + context.amz_date + "\n" + context.scope +
+                          "\n" + Sha256Hex(result.canonical_request);
+  std::string key =
+      HmacSha256("AWS4" + credentials.secret_access_key, context.amz_date.substr(0, 8));
   key = HmacSha256(key, params.region);
   key = HmacSha256(key, params.service);
   key = HmacSha256(key, "aws4_request");
@@ -346,9 +347,9 @@ SigV4Result SignWithQuery(SigV4Request& request, const SigningCredentials& crede
     if (param.first == "X-Amz-Security-Token" && params.omit_session_token) continue;
     query.push_back(param);
   }
-  SigV4Result result = Sign(
-      CanonicalRequest(request, context, params, CanonicalQuery(query), canonical_headers), context,
-      credentials, params);
+  SigV4Result result =
+      Sign(CanonicalRequest(request, context, params, CanonicalQuery(query), canonical_headers),
+           context, credentials, params);
 
   added.emplace_back("X-Amz-Signature", result.signature);
   std::string& target = request.target;
