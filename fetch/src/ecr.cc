@@ -57,6 +57,19 @@ json ParseAnswer(const std::string& body, const std::string& action) {
   return parsed;
 }
 
+// Sends `request` for `action` page by page, following nextToken, and hands every element of each
+// answer's `list` to `each`.
+template <typename Call, typename Each>
+void ForEachListed(Call&& call, const std::string& action, json request, const char* list, Each&& each) {
+  for (int page = 0; page < kMaxPages; ++page) {
+    const json answer = ParseAnswer(call(action, request.dump()), "ecr:" + action);
+    for (const json& item : answer.value(list, json::array())) each(item);
+    const std::string next = String(answer, "nextToken");
+    if (next.empty()) return;
+    request["nextToken"] = next;
+  }
+}
+
 EcrAuthorization AuthorizationFrom(const json& data, const std::string& action) {
   const std::optional<std::string> decoded = Base64Decode(String(data, "authorizationToken"));
   const size_t colon = decoded ? decoded->find(':') : std::string::npos;
@@ -162,21 +175,17 @@ std::vector<EcrRepository> EcrClient::DescribeRepositories() {
   std::vector<EcrRepository> repositories;
   json request = {{"maxResults", kPageSize}};
   if (!registry_id_.empty()) request["registryId"] = registry_id_;
-  for (int page = 0; page < kMaxPages; ++page) {
-    const json answer = ParseAnswer(Call("DescribeRepositories", request.dump()), "ecr:DescribeRepositories");
-    for (const json& item : answer.value("repositories", json::array())) {
-      EcrRepository repository;
-      repository.name = String(item, "repositoryName");
-      repository.uri = String(item, "repositoryUri");
-      repository.arn = String(item, "repositoryArn");
-      repository.created_at = Number(item, "createdAt");
-      repository.tag_mutability = String(item, "imageTagMutability");
-      if (!repository.name.empty()) repositories.push_back(std::move(repository));
-    }
-    const std::string next = String(answer, "nextToken");
-    if (next.empty()) break;
-    request["nextToken"] = next;
-  }
+  ForEachListed(
+      [this](const std::string& action, const std::string& body) { return Call(action, body); },
+      "DescribeRepositories", request, "repositories", [&](const json& item) {
+        EcrRepository repository;
+        repository.name = String(item, "repositoryName");
+        repository.uri = String(item, "repositoryUri");
+        repository.arn = String(item, "repositoryArn");
+        repository.created_at = Number(item, "createdAt");
+        repository.tag_mutability = String(item, "imageTagMutability");
+        if (!repository.name.empty()) repositories.push_back(std::move(repository));
+      });
   return repositories;
 }
 
@@ -187,28 +196,24 @@ std::vector<EcrImage> EcrClient::DescribeImages(const std::string& repository, c
                   {"maxResults", kPageSize},
                   {"filter", {{"tagStatus", tag_status}, {"imageStatus", "ANY"}}}};
   if (!registry_id_.empty()) request["registryId"] = registry_id_;
-  for (int page = 0; page < kMaxPages; ++page) {
-    const json answer = ParseAnswer(Call("DescribeImages", request.dump()), "ecr:DescribeImages");
-    for (const json& item : answer.value("imageDetails", json::array())) {
-      EcrImage image;
-      image.repository = repository;
-      image.digest = String(item, "imageDigest");
-      if (item.contains("imageTags") && item["imageTags"].is_array()) {
-        for (const json& tag : item["imageTags"]) {
-          if (tag.is_string()) image.tags.push_back(tag.get<std::string>());
+  ForEachListed(
+      [this](const std::string& action, const std::string& body) { return Call(action, body); },
+      "DescribeImages", request, "imageDetails", [&](const json& item) {
+        EcrImage image;
+        image.repository = repository;
+        image.digest = String(item, "imageDigest");
+        if (item.contains("imageTags") && item["imageTags"].is_array()) {
+          for (const json& tag : item["imageTags"]) {
+            if (tag.is_string()) image.tags.push_back(tag.get<std::string>());
+          }
         }
-      }
-      image.size_bytes = static_cast<uint64_t>(Number(item, "imageSizeInBytes"));
-      image.pushed_at = Number(item, "imagePushedAt");
-      image.manifest_media_type = String(item, "imageManifestMediaType");
-      image.artifact_media_type = String(item, "artifactMediaType");
-      image.status = String(item, "imageStatus");
-      if (!image.digest.empty()) images.push_back(std::move(image));
-    }
-    const std::string next = String(answer, "nextToken");
-    if (next.empty()) break;
-    request["nextToken"] = next;
-  }
+        image.size_bytes = static_cast<uint64_t>(Number(item, "imageSizeInBytes"));
+        image.pushed_at = Number(item, "imagePushedAt");
+        image.manifest_media_type = String(item, "imageManifestMediaType");
+        image.artifact_media_type = String(item, "artifactMediaType");
+        image.status = String(item, "imageStatus");
+        if (!image.digest.empty()) images.push_back(std::move(image));
+      });
   return images;
 }
 
@@ -216,15 +221,10 @@ std::vector<EcrImageId> EcrClient::ListImages(const std::string& repository, con
   std::vector<EcrImageId> ids;
   json request = {{"repositoryName", repository}, {"maxResults", kPageSize}, {"filter", {{"tagStatus", tag_status}}}};
   if (!registry_id_.empty()) request["registryId"] = registry_id_;
-  for (int page = 0; page < kMaxPages; ++page) {
-    const json answer = ParseAnswer(Call("ListImages", request.dump()), "ecr:ListImages");
-    for (const json& item : answer.value("imageIds", json::array())) {
-      ids.push_back(EcrImageId{String(item, "imageDigest"), String(item, "imageTag")});
-    }
-    const std::string next = String(answer, "nextToken");
-    if (next.empty()) break;
-    request["nextToken"] = next;
-  }
+  ForEachListed(
+      [this](const std::string& action, const std::string& body) { return Call(action, body); }, "ListImages",
+      request, "imageIds",
+      [&](const json& item) { ids.push_back(EcrImageId{String(item, "imageDigest"), String(item, "imageTag")}); });
   return ids;
 }
 

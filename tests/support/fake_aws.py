@@ -719,7 +719,7 @@ class FakeAws(Service):
                 try:
                     caller = self._authenticate(h, body, "sts", _sts_region_check)
                 except _AuthError as e:
-                    raise _sts_auth_error(e, h) from None
+                    raise _auth_error("sts", e, h) from None
             if h.command not in ("GET", "POST"):
                 raise _ApiError(400, "InvalidAction", f"Unsupported method {h.command}")
             if action is None:
@@ -866,7 +866,7 @@ class FakeAws(Service):
                     return f"Credential should be scoped to a valid region, not '{region}'. "
                 caller = self._authenticate(h, body, service, check)
             except _AuthError as e:
-                raise _ecr_auth_error(e, h) from None
+                raise _auth_error("ecr", e, h) from None
             ops = _ECR_PUBLIC_OPS if public else _ECR_OPS
             if h.command != "POST" or action not in ops:
                 raise _ApiError(400, "UnknownOperationException", None)
@@ -1524,32 +1524,26 @@ def _sts_region_check(region):
     return f"Credential should be scoped to a valid region, not '{region}'. "
 
 
-def _sts_auth_error(e, h):
-    h.entry["detail"] = e.detail
-    if e.kind == "missing":
-        return _ApiError(403, "MissingAuthenticationToken",
-                         "Request is missing Authentication Token")
-    if e.kind == "incomplete":
-        return _ApiError(400, "IncompleteSignature", e.message)
-    if e.kind == "invalid_token":
-        return _ApiError(403, "InvalidClientTokenId", e.message)
-    if e.kind == "expired":
-        return _ApiError(403, "ExpiredToken", e.message)
-    return _ApiError(403, "SignatureDoesNotMatch", e.message)
+# What each protocol answers for each kind of authentication failure: (HTTP status, code). The
+# query protocol (STS) answers 403 where ECR's JSON protocol answers 400.
+_AUTH_ERRORS = {
+    "sts": {"missing": (403, "MissingAuthenticationToken"), "incomplete": (400, "IncompleteSignature"),
+            "invalid_token": (403, "InvalidClientTokenId"), "expired": (403, "ExpiredToken"),
+            "signature": (403, "SignatureDoesNotMatch")},
+    "ecr": {"missing": (400, "MissingAuthenticationTokenException"),
+            "incomplete": (400, "IncompleteSignatureException"),
+            "invalid_token": (400, "UnrecognizedClientException"),
+            "expired": (400, "ExpiredTokenException"), "signature": (400, "InvalidSignatureException")},
+}
+_MISSING_TOKEN_MESSAGE = {"sts": "Request is missing Authentication Token",
+                          "ecr": "Missing Authentication Token"}
 
 
-def _ecr_auth_error(e, h):
+def _auth_error(protocol, e, h):
     h.entry["detail"] = e.detail
-    if e.kind == "missing":
-        return _ApiError(400, "MissingAuthenticationTokenException",
-                         "Missing Authentication Token")
-    if e.kind == "incomplete":
-        return _ApiError(400, "IncompleteSignatureException", e.message)
-    if e.kind == "invalid_token":
-        return _ApiError(400, "UnrecognizedClientException", e.message)
-    if e.kind == "expired":
-        return _ApiError(400, "ExpiredTokenException", e.message)
-    return _ApiError(400, "InvalidSignatureException", e.message)
+    status, code = _AUTH_ERRORS[protocol].get(e.kind, _AUTH_ERRORS[protocol]["signature"])
+    message = _MISSING_TOKEN_MESSAGE[protocol] if e.kind == "missing" else e.message
+    return _ApiError(status, code, message)
 
 
 def _json_kind(value):
