@@ -8,9 +8,10 @@ void AwsFlags::AddTo(CLI::App& app) {
   const std::string group = "AWS (ECR registries)";
   app.add_option("--aws-profile", profile,
                  "Profile of the AWS config and credentials files ($AWS_CONFIG_FILE, "
-                 "$AWS_SHARED_CREDENTIALS_FILE); default $AWS_PROFILE or `default`. Without it "
-                 "credentials come from the AWS SDKs' chain: environment, profile, web identity, "
-                 "container (ECS, EKS Pod Identity), EC2 instance metadata (IMDSv2)")
+                 "$AWS_SHARED_CREDENTIALS_FILE); default $AWS_PROFILE or `default`. Credentials "
+                 "come from the AWS SDKs' chain: environment keys (skipped when --aws-profile is "
+                 "given), the profile, web identity, container (ECS, EKS Pod Identity), EC2 "
+                 "instance metadata (IMDSv2)")
       ->group(group);
   app.add_option("--aws-region", region,
                  "Region of the ECR API and STS calls; default $AWS_REGION, $AWS_DEFAULT_REGION, the "
