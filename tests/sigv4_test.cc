@@ -1,4 +1,4 @@
-// SigV4 signing against aws-c-auth's signing test suite (shared/testdata/sigv4, see its README):
+// SigV4 signing against aws-c-auth's signing test suite (tests/data/third_party/aws-sigv4, see its README):
 // every case in both modes, the canonical request, string to sign, signature and the signed
 // request compared byte for byte. Then the building blocks, and the choices the suite does not
 // pin down (S3 paths, query pieces the suite never writes).
