@@ -53,7 +53,9 @@ class RegistryClient::Impl {
               return std::make_shared<AwsSession>(aws);
             },
             options_.ecr_public_auth),
-        auth_(http_, credentials_, options_.plain_http, &ecr_),
+        // Credentials given on the command line win: `aws ecr get-login-password | layersift scan
+        // --username AWS --password-stdin ...` logs in with them, not with the AWS chain.
+        auth_(http_, credentials_, options_.plain_http, options_.username.empty() ? &ecr_ : nullptr),
         downloader_(options_.download) {}
 
   // A GET within `scope`, authorised, renewing the credentials once after a 401.

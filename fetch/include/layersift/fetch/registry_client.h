@@ -32,8 +32,9 @@ struct RegistryOptions {
   std::string docker_config_dir;  // "" = $DOCKER_CONFIG, else ~/.docker
   RangeDownloadOptions download;  // HTTP options included
   // AWS access for ECR registries (ACCOUNT.dkr.ecr.REGION.amazonaws.com and the like): their
-  // password comes from ecr:GetAuthorizationToken. Null: a session with the default credential
-  // chain is made when the first ECR registry is met.
+  // password comes from ecr:GetAuthorizationToken (unless `username` is given: then those
+  // credentials are used as for any registry). Null: a session with the default credential chain
+  // is made when the first ECR registry is met.
   std::shared_ptr<AwsSession> aws;
   // Log in to public.ecr.aws with ecr-public:GetAuthorizationToken instead of pulling anonymously.
   bool ecr_public_auth = false;
