@@ -3,8 +3,6 @@
 // `ecr verify` prints. The credential chain and the ECR API are tested end to end against
 // tests/support/fake_aws.py (ecr_test.py).
 #include <gtest/gtest.h>
-#include <stdlib.h>
-
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -12,6 +10,7 @@
 #include "aws_config_file.h"
 #include "layersift/fetch/aws.h"
 #include "layersift/fetch/ecr.h"
+#include "test_util.h"
 
 namespace layersift {
 namespace {
@@ -90,17 +89,12 @@ TEST(RepositoryGlob, StarCrossesSlashes) {
 
 class SharedConfigTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string pattern = ::testing::TempDir() + "/aws-config-XXXXXX";
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-  }
   std::string Write(const std::string& name, const std::string& text) {
-    const std::string path = dir_ + "/" + name;
+    const std::string path = (dir_.path() / name).string();
     std::ofstream(path) << text;
     return path;
   }
-  std::string dir_;
+  testing::TempDir dir_;
 };
 
 TEST_F(SharedConfigTest, MergesBothFilesAndReadsProfileSections) {
@@ -126,7 +120,9 @@ TEST_F(SharedConfigTest, MergesBothFilesAndReadsProfileSections) {
 }
 
 TEST_F(SharedConfigTest, MissingFilesAreEmptyAndMalformedLinesNameTheFile) {
-  EXPECT_FALSE(AwsSharedConfig::Load(dir_ + "/none", dir_ + "/none2").Profile("default").has_value());
+  EXPECT_FALSE(AwsSharedConfig::Load((dir_.path() / "none").string(), (dir_.path() / "none2").string())
+                   .Profile("default")
+                   .has_value());
   const std::string bad = Write("bad", "[default]\nthis line has no equals sign\n");
   try {
     AwsSharedConfig::Load(bad, "");
@@ -137,29 +133,28 @@ TEST_F(SharedConfigTest, MissingFilesAreEmptyAndMalformedLinesNameTheFile) {
 }
 
 TEST(AwsEndpoints, DefaultsPartitionsAndOverrides) {
-  unsetenv("AWS_ENDPOINT_URL");
-  unsetenv("AWS_ENDPOINT_URL_ECR");
-  unsetenv("AWS_ENDPOINT_URL_STS");
-  unsetenv("AWS_ENDPOINT_URL_ECR_PUBLIC");
-  unsetenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
+  // An empty variable counts as unset, as in the AWS SDKs.
+  testing::ScopedEnv global("AWS_ENDPOINT_URL", "");
+  testing::ScopedEnv ecr("AWS_ENDPOINT_URL_ECR", "");
+  testing::ScopedEnv sts("AWS_ENDPOINT_URL_STS", "");
+  testing::ScopedEnv ecr_public("AWS_ENDPOINT_URL_ECR_PUBLIC", "");
+  testing::ScopedEnv ignore("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "");
   EXPECT_EQ(AwsSession::Endpoint("ecr", "eu-west-1"), "https://api.ecr.eu-west-1.amazonaws.com");
   EXPECT_EQ(AwsSession::Endpoint("ecr", "cn-north-1"), "https://api.ecr.cn-north-1.amazonaws.com.cn");
   EXPECT_EQ(AwsSession::Endpoint("ecr", "us-gov-west-1", /*fips=*/true), "https://ecr-fips.us-gov-west-1.amazonaws.com");
   EXPECT_EQ(AwsSession::Endpoint("sts", "eu-west-1"), "https://sts.eu-west-1.amazonaws.com");
   EXPECT_EQ(AwsSession::Endpoint("sts", ""), "https://sts.amazonaws.com");
   EXPECT_EQ(AwsSession::Endpoint("ecr-public", "us-east-1"), "https://api.ecr-public.us-east-1.amazonaws.com");
-  setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1/", 1);
-  setenv("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:2", 1);
-  setenv("AWS_ENDPOINT_URL_ECR_PUBLIC", "http://127.0.0.1:3", 1);
-  EXPECT_EQ(AwsSession::Endpoint("ecr", "eu-west-1"), "http://127.0.0.1:1");  // the global one, slash trimmed
-  EXPECT_EQ(AwsSession::Endpoint("sts", "eu-west-1"), "http://127.0.0.1:2");  // the service's wins
-  EXPECT_EQ(AwsSession::Endpoint("ecr-public", "us-east-1"), "http://127.0.0.1:3");
-  setenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true", 1);
-  EXPECT_EQ(AwsSession::Endpoint("sts", "eu-west-1"), "https://sts.eu-west-1.amazonaws.com");
-  unsetenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
-  unsetenv("AWS_ENDPOINT_URL");
-  unsetenv("AWS_ENDPOINT_URL_STS");
-  unsetenv("AWS_ENDPOINT_URL_ECR_PUBLIC");
+  {
+    testing::ScopedEnv global_set("AWS_ENDPOINT_URL", "http://127.0.0.1:1/");
+    testing::ScopedEnv sts_set("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:2");
+    testing::ScopedEnv ecr_public_set("AWS_ENDPOINT_URL_ECR_PUBLIC", "http://127.0.0.1:3");
+    EXPECT_EQ(AwsSession::Endpoint("ecr", "eu-west-1"), "http://127.0.0.1:1");  // the global one, slash trimmed
+    EXPECT_EQ(AwsSession::Endpoint("sts", "eu-west-1"), "http://127.0.0.1:2");  // the service's wins
+    EXPECT_EQ(AwsSession::Endpoint("ecr-public", "us-east-1"), "http://127.0.0.1:3");
+    testing::ScopedEnv ignore_set("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true");
+    EXPECT_EQ(AwsSession::Endpoint("sts", "eu-west-1"), "https://sts.eu-west-1.amazonaws.com");
+  }
 }
 
 TEST(AwsAnswers, XmlAndTimes) {

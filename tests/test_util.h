@@ -2,7 +2,13 @@
 #ifndef LAYERSIFT_TESTS_TEST_UTIL_H_
 #define LAYERSIFT_TESTS_TEST_UTIL_H_
 
+#include <stdlib.h>
+
+#include <cstdlib>
+#include <filesystem>
 #include <memory>
+#include <optional>
+#include <stdexcept>
 #include <span>
 #include <string>
 #include <vector>
@@ -55,6 +61,49 @@ inline std::string DrainWithReadInto(ByteSource& source, size_t buffer_bytes, bo
   }
   return out;
 }
+
+// A fresh directory under the system temp dir, removed with everything in it.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "layersift_test_XXXXXX").string();
+    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Sets an environment variable for a scope and restores (or unsets) it afterwards.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const std::string& value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    setenv(name, value.c_str(), 1);
+  }
+  ~ScopedEnv() {
+    if (old_) {
+      setenv(name_, old_->c_str(), 1);
+    } else {
+      unsetenv(name_);
+    }
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
 
 }  // namespace layersift::testing
 
