@@ -16,7 +16,6 @@ import json
 import math
 import os
 import sys
-import threading
 import time
 import unittest
 import xml.etree.ElementTree as ET
@@ -30,6 +29,7 @@ os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 
 import cli_harness  # tests/cli_harness.py: the command line of these scripts
 from support.fake_aws import FakeAws
+from support.http_server import assert_no_threads_left
 from support.registry_fixture import MANIFEST_ACCEPT, INDEX_TYPES, Registry, http_request, \
     require_tools
 
@@ -185,12 +185,7 @@ def tearDownModule():
         AWS.stop()
     if REG is not None:
         REG.stop()
-    deadline = time.monotonic() + 5
-    while threading.active_count() > 1 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    others = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
-    if others:
-        raise AssertionError(f"threads left running: {others}")
+    assert_no_threads_left()
 
 
 class FakeAwsCase(unittest.TestCase):

@@ -18,13 +18,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import unittest
 import urllib.parse
 
 import cli_harness  # tests/cli_harness.py: the command line of these scripts
 from support.fault_proxy import FaultProxy
+from support.http_server import assert_no_threads_left
 from support.registry_fixture import MANIFEST_ACCEPT, Registry, http_request, require_tools
 
 ARGS = None
@@ -127,12 +127,7 @@ def tearDownModule():
         pgrep = subprocess.run(["pgrep", "-f", config_path], capture_output=True, text=True)
         if pgrep.stdout.strip():
             raise AssertionError(f"docker-registry left running: {pgrep.stdout}")
-    deadline = time.monotonic() + 5
-    while threading.active_count() > 1 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    others = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
-    if others:
-        raise AssertionError(f"threads left running: {others}")
+    assert_no_threads_left()
 
 
 class RegistryTest(unittest.TestCase):

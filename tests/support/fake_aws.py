@@ -197,7 +197,7 @@ import urllib.parse
 import uuid
 from xml.sax.saxutils import escape as _xml_escape
 
-from .http_server import Service, TrackingHandler, TrackingServer
+from .http_server import RequestLog, Service, TrackingHandler, TrackingServer
 from .registry_fixture import INDEX_TYPES, MANIFEST_ACCEPT
 
 STS_NS = "https://sts.amazonaws.com/doc/2011-06-15/"
@@ -426,7 +426,7 @@ class FakeAws(Service):
         self.archived = set()
         self.instance_id = "i-" + secrets.token_hex(8) + "0"
         self._lock = threading.RLock()
-        self._requests = []
+        self._requests = RequestLog()
         self._users = {}   # name -> {"arn", "user_id"}
         self._keys = {}    # akid -> _Key
         self._roles = {}   # name -> dict
@@ -485,18 +485,15 @@ class FakeAws(Service):
 
     @property
     def requests(self):
-        with self._lock:
-            return [dict(r) for r in self._requests]
+        return self._requests.snapshot()
 
     def clear_requests(self):
-        with self._lock:
-            self._requests.clear()
+        self._requests.clear()
 
     def count(self, action):
         service, _, name = action.rpartition(":")
-        with self._lock:
-            return sum(1 for r in self._requests if r["action"] == name and
-                       (not service or r["service"] == service))
+        return sum(1 for r in self._requests.snapshot() if r["action"] == name and
+                   (not service or r["service"] == service))
 
     @property
     def issued_credentials(self):
@@ -511,8 +508,7 @@ class FakeAws(Service):
             return self._ecr_password
 
     def _record(self, entry):
-        with self._lock:
-            self._requests.append(entry)
+        self._requests.add(entry)
 
     # -- identities ----------------------------------------------------------------------------
     def add_user(self, name, access_key_id=None, secret=None):

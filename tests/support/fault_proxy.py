@@ -101,7 +101,7 @@ import threading
 import time
 import urllib.parse
 
-from .http_server import Service, TrackingHandler, TrackingServer
+from .http_server import RequestLog, Service, TrackingHandler, TrackingServer
 
 __all__ = ["FaultProxy", "ACTIONS"]
 
@@ -178,7 +178,7 @@ class FaultProxy(Service):
         self.upstream_timeout = upstream_timeout
         self._lock = threading.Lock()
         self._rules = []
-        self._requests, self._redirect_requests, self._faults = [], [], []
+        self._requests, self._redirect_requests, self._faults = RequestLog(), RequestLog(), []
         self._issued = {}  # redirect counter n -> the _Rule that issued it
         self._counter = 0
         self._stopping = threading.Event()
@@ -231,13 +231,11 @@ class FaultProxy(Service):
 
     @property
     def requests(self):
-        with self._lock:
-            return [dict(r) for r in self._requests]
+        return self._requests.snapshot()
 
     @property
     def redirect_requests(self):
-        with self._lock:
-            return [dict(r) for r in self._redirect_requests]
+        return self._redirect_requests.snapshot()
 
     @property
     def faults_applied(self):
@@ -279,13 +277,10 @@ class FaultProxy(Service):
         return None
 
     def _record(self, entry, redirect_target=False, also_proxy=False):
-        with self._lock:
-            if redirect_target:
-                self._redirect_requests.append(entry)
-                if also_proxy:
-                    self._requests.append(entry)
-            else:
-                self._requests.append(entry)
+        if redirect_target:
+            self._redirect_requests.add(entry)
+        if also_proxy or not redirect_target:
+            self._requests.add(entry)
 
     def _note_fault(self, action, path):
         with self._lock:

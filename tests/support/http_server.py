@@ -20,6 +20,38 @@ class Service:
         self.stop()
 
 
+class RequestLog:
+    """The record of requests a fixture's server keeps, written by its handler threads and read
+    by tests as snapshots (copies: a test never sees an entry change under it)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._entries = []
+
+    def add(self, entry):
+        with self._lock:
+            self._entries.append(entry)
+
+    def snapshot(self):
+        with self._lock:
+            return [dict(e) for e in self._entries]
+
+    def clear(self):
+        with self._lock:
+            self._entries.clear()
+
+
+def assert_no_threads_left(timeout=5):
+    """Fails when threads other than the main one are still running `timeout` s after the
+    fixtures stopped: a server thread left behind would outlive its test."""
+    deadline = time.monotonic() + timeout
+    while threading.active_count() > 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    others = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
+    if others:
+        raise AssertionError(f"threads left running: {others}")
+
+
 class TrackingServer(http.server.ThreadingHTTPServer):
     """A ThreadingHTTPServer on a free port of 127.0.0.1 that knows its open connections."""
     daemon_threads = True

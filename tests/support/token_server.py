@@ -57,7 +57,7 @@ import time
 import urllib.parse
 import uuid
 
-from .http_server import Service, TrackingHandler, TrackingServer
+from .http_server import RequestLog, Service, TrackingHandler, TrackingServer
 
 DISTRIBUTION_LEEWAY_S = 60
 
@@ -106,7 +106,7 @@ class TokenServer(Service):
         # The refresh token `docker login` stores as "identitytoken" for OAuth2 token services.
         self.identity_token = "layersift-test-identity-" + base64.b16encode(os.urandom(8)).decode().lower()
         self._lock = threading.Lock()
-        self._requests = []
+        self._requests = RequestLog()
         self._server = self._thread = None
         self._dir = None
         self.cert_path = self.key_path = None
@@ -160,16 +160,13 @@ class TokenServer(Service):
 
     @property
     def token_requests(self):
-        with self._lock:
-            return [dict(r) for r in self._requests]
+        return self._requests.snapshot()
 
     def clear_token_requests(self):
-        with self._lock:
-            self._requests.clear()
+        self._requests.clear()
 
     def _record(self, entry):
-        with self._lock:
-            self._requests.append(entry)
+        self._requests.add(entry)
 
     # -- tokens ------------------------------------------------------------------------------
     def issue(self, scopes, subject=None):
