@@ -466,12 +466,7 @@ class FakeAws(Service):
             if timer is not threading.current_thread():
                 timer.join(10)
         if self._server is not None:
-            if self._thread is not None and self._thread.is_alive():
-                self._server.shutdown()
-            self._server.close_all()
-            self._server.server_close()
-            if self._thread is not None:
-                self._thread.join(10)
+            self._server.shut_down(self._thread)
             self._server = self._thread = None
 
     # -- properties ----------------------------------------------------------------------------

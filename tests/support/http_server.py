@@ -69,6 +69,16 @@ class TrackingServer(http.server.ThreadingHTTPServer):
             else:
                 self._conns.pop(sock, None)
 
+    def shut_down(self, thread, timeout=10):
+        """Stops serve_forever() running in `thread` (None or not started: nothing to stop),
+        ends every open connection, closes the socket and joins the thread."""
+        if thread is not None and thread.is_alive():
+            self.shutdown()
+        self.close_all(timeout)
+        self.server_close()
+        if thread is not None and thread.ident is not None:
+            thread.join(timeout)
+
     def close_all(self, timeout=10):
         """Shuts every open connection down and waits up to `timeout` s for their threads."""
         with self._conns_lock:

@@ -138,12 +138,7 @@ class TokenServer(Service):
 
     def stop(self):
         if self._server is not None:
-            if self._thread is not None and self._thread.is_alive():
-                self._server.shutdown()
-            self._server.close_all()
-            self._server.server_close()
-            if self._thread is not None:
-                self._thread.join(10)
+            self._server.shut_down(self._thread)
             self._server = self._thread = None
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
