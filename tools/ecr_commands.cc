@@ -111,8 +111,9 @@ void ExpandedTargets::AddTo(ScanResult& result) const {
   }
 }
 
-ExpandedTargets ExpandEcrPerimeters(const std::vector<std::string>& specs, const PerimeterFlags& flags,
-                                    const std::shared_ptr<AwsSession>& session, bool quiet) {
+ExpandedTargets ExpandPerimeters(const std::vector<std::string>& specs, const PerimeterFlags& flags,
+                                 const RegistryOptions& registry_options, bool quiet) {
+  const std::shared_ptr<AwsSession>& session = registry_options.aws;
   ExpandedTargets expanded;
   bool any_perimeter = false;
   EcrPerimeterOptions options;

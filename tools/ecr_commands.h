@@ -41,9 +41,10 @@ struct ExpandedTargets {
   void AddTo(ScanResult& result) const;
 };
 
-// Throws std::invalid_argument when perimeter flags are given without an ECR perimeter target.
-ExpandedTargets ExpandEcrPerimeters(const std::vector<std::string>& specs, const PerimeterFlags& flags,
-                                    const std::shared_ptr<AwsSession>& session, bool quiet);
+// Replaces perimeter targets by the images they cover. Throws std::invalid_argument when
+// perimeter flags are given without a perimeter target.
+ExpandedTargets ExpandPerimeters(const std::vector<std::string>& specs, const PerimeterFlags& flags,
+                                 const RegistryOptions& registry, bool quiet);
 
 class EcrCommands {
  public:

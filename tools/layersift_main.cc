@@ -140,7 +140,7 @@ int RunScan(const ScanFlags& flags) {
   if (show_progress) options.on_progress = PrintProgress;
 
   const ExpandedTargets targets =
-      ExpandEcrPerimeters(flags.targets, flags.perimeter, options.registry.aws, flags.quiet);
+      ExpandPerimeters(flags.targets, flags.perimeter, options.registry, flags.quiet);
 
   ScanResult result = Scanner(*database, options).Scan(targets.specs);
   if (show_progress) std::fprintf(stderr, "\r\033[K");
