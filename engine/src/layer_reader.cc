@@ -189,6 +189,7 @@ void LayerReader::ReadEntries(EntrySource& entries, LayerResult& result, const R
   std::string& path = paths_[static_cast<size_t>(depth)];
   EntryInfo info;
   while (entries.NextEntry(info)) {
+    ThrowIfStopped();
     if (depth == 0 && plan.entries != nullptr) {
       plan.entries->Add(info.path, info.type == EntryType::kDirectory);
     }
@@ -309,6 +310,7 @@ void LayerReader::ReadFile(EntrySource& entries, std::string_view path, uint64_t
   bool at_end = false;
   bool multi_piece = false;
   for (uint32_t piece = 0; !at_end; ++piece) {
+    if (piece > 0) ThrowIfStopped();
     // A piece must bring enough new bytes to own some (a first piece owns all but its last
     // context_bytes_, a later one all of its new bytes), or the rest of the file; the first piece
     // also holds the whole binary probe.

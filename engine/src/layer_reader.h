@@ -2,6 +2,7 @@
 #define LAYERSIFT_ENGINE_SRC_LAYER_READER_H_
 
 #include <functional>
+#include <stdexcept>
 
 #include "chunk.h"
 #include "layersift/engine/entry_source.h"
@@ -13,6 +14,12 @@ namespace layersift {
 
 // Files with a NUL byte in their first kBinaryProbeBytes are binary.
 inline constexpr size_t kBinaryProbeBytes = 8192;
+
+// Thrown out of LayerReader::Read when ScanOptions::stop is set: the job is cut short.
+class ScanStopped : public std::runtime_error {
+ public:
+  ScanStopped() : std::runtime_error("the scan was stopped before this layer was read completely") {}
+};
 
 // What to do with the entries of one job.
 struct ReadPlan {
@@ -47,6 +54,9 @@ class LayerReader {
   void ReadFile(EntrySource& entries, std::string_view path, uint64_t size_bytes,
                 StageStats& stats);
   void Skip(LayerResult& result, std::string_view path, std::string reason);
+  void ThrowIfStopped() const {
+    if (options_.stop != nullptr && options_.stop->load(std::memory_order_relaxed)) throw ScanStopped();
+  }
   void EnsureSpace(size_t bytes);
   void Flush();
 

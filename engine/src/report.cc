@@ -11,6 +11,7 @@
 #include "layersift/engine/digest.h"
 #include "layersift/engine/image_semantics.h"
 #include "layersift/engine/rule_set.h"
+#include "report_fields.h"
 #include "report_internal.h"
 
 namespace layersift {
@@ -68,8 +69,8 @@ nlohmann::ordered_json FindingJson(const Finding& f, const ScanResult& result, c
   }
   const std::string created_by = CreatedByOf(f, result, options.show_secrets);
   j["created_by"] = created_by.empty() ? json(nullptr) : json(created_by);
-  j["secret_redacted"] = RedactSecret(f.secret);
-  j["secret_sha256"] = SecretSha256(f.secret);
+  j["secret_redacted"] = f.facts.redacted;
+  j["secret_sha256"] = f.facts.sha256;
   j["fingerprint"] = FindingFingerprint(f, result, rules);
   if (options.show_secrets) j["secret"] = f.secret;
   return j;
@@ -279,7 +280,7 @@ class TextWriter final : public ReportSink {
   void OnFinding(const Finding& f) override {
     std::string key = rules_[f.rule_index].id;
     key.push_back('\0');
-    key += f.secret;
+    key += f.facts.sha256;
     auto [it, inserted] = group_of_.emplace(std::move(key), groups_.size());
     if (inserted) groups_.emplace_back();
     groups_[it->second].push_back(&f);
@@ -290,7 +291,7 @@ class TextWriter final : public ReportSink {
     for (const std::vector<const Finding*>& group : groups_) {
       const Finding& first = *group.front();
       const Rule& rule = rules_[first.rule_index];
-      const std::string secret = options_.show_secrets ? first.secret : RedactSecret(first.secret);
+      const std::string secret = options_.show_secrets ? first.secret : first.facts.redacted;
       out_ << "\n" << Red(rule.id) << "  " << secret << "  "
            << ConfidenceName(EffectiveConfidence(rule, first.check));
       if (first.check != CheckResult::kNotChecked) out_ << ", check " << CheckResultName(first.check);
@@ -490,6 +491,22 @@ std::string RedactSecret(std::string_view secret) {
 
 std::string SecretSha256(std::string_view secret) { return Sha256::HexOf(secret); }
 
+SecretFacts SecretFactsOf(std::string_view secret, uint64_t line, uint64_t column) {
+  SecretFacts facts;
+  facts.sha256 = SecretSha256(secret);
+  facts.redacted = RedactSecret(secret);
+  facts.size_bytes = secret.size();
+  const TextPosition end = PositionAfter({line, column}, secret);
+  facts.end_line = end.line;
+  facts.end_column = end.column;
+  const TextPosition last = secret.empty() ? TextPosition{line, column}
+                                           : PositionAfter({line, column}, secret.substr(0, secret.size() - 1));
+  facts.last_line = last.line;
+  facts.last_column = last.column;
+  facts.entropy = ShannonEntropy(secret);
+  return facts;
+}
+
 std::string FindingFingerprint(const Finding& f, const ScanResult& result,
                                const std::vector<Rule>& rules) {
   // Where the secret is, independent of how the image was reached: the layer blob, else the
@@ -510,7 +527,7 @@ std::string FindingFingerprint(const Finding& f, const ScanResult& result,
   key.push_back('\0');
   key += std::to_string(f.offset);
   key.push_back('\0');
-  key += SecretSha256(f.secret);
+  key += f.facts.sha256;
   return Sha256::HexOf(key).substr(0, 32);
 }
 

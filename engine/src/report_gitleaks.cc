@@ -30,28 +30,22 @@ class GitleaksWriter final : public ReportSink {
 
   void OnFinding(const Finding& f) override {
     const Rule& rule = rules_[f.rule_index];
-    const std::string secret = options_.show_secrets ? f.secret : RedactSecret(f.secret);
-    // gitleaks' end column is the column of the last character, not the one past it.
-    const TextPosition start{f.line, f.column};
-    const std::string_view secret_bytes = f.secret;
-    const TextPosition last =
-        secret_bytes.empty()
-            ? start
-            : PositionAfter(start, secret_bytes.substr(0, secret_bytes.size() - 1));
+    const std::string& secret = options_.show_secrets ? f.secret : f.facts.redacted;
     ordered_json j;
     j["RuleID"] = rule.id;
     j["Description"] = rule.name;
     j["StartLine"] = f.line;
-    j["EndLine"] = last.line;
+    // gitleaks' end column is the column of the last character, not the one past it.
+    j["EndLine"] = f.facts.last_line;
     j["StartColumn"] = f.column;
-    j["EndColumn"] = last.column;
+    j["EndColumn"] = f.facts.last_column;
     // Only the secret is kept, not the whole match: Match repeats it.
     j["Match"] = secret;
     j["Secret"] = secret;
     j["File"] = f.path;
     j["SymlinkFile"] = "";
     j["Commit"] = CommitOf(f, result_);
-    j["Entropy"] = ShannonEntropy(f.secret);
+    j["Entropy"] = f.facts.entropy;
     j["Author"] = "";
     j["Email"] = "";
     j["Date"] = "";

@@ -184,20 +184,19 @@ class SarifWriter final : public ReportSink {
   ordered_json ResultJson(const Finding& f) {
     const Rule& rule = rules_[f.rule_index];
     const std::string layer_digest = LayerDigestOf(f, result_);
-    const std::string secret_redacted = RedactSecret(f.secret);
-    const std::string secret_sha256 = SecretSha256(f.secret);
+    const std::string& secret_redacted = f.facts.redacted;
+    const std::string& secret_sha256 = f.facts.sha256;
     const Confidence confidence = EffectiveConfidence(rule, f.check);
 
     ordered_json region;
     if (f.line >= 1 && f.column >= 1) {
-      const TextPosition end = PositionAfter({f.line, f.column}, f.secret);
       region["startLine"] = f.line;
       region["startColumn"] = f.column;
-      region["endLine"] = end.line;
-      region["endColumn"] = end.column;  // SARIF's end column is the one just past the region
+      region["endLine"] = f.facts.end_line;
+      region["endColumn"] = f.facts.end_column;  // SARIF's end column is the one just past the region
     }
     region["byteOffset"] = f.offset;
-    region["byteLength"] = f.secret.size();
+    region["byteLength"] = f.facts.size_bytes;
     if (options_.show_secrets) region["snippet"] = {{"text", f.secret}};
 
     ordered_json location;

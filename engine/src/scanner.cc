@@ -187,7 +187,12 @@ struct JobState {
   // The blob did not hash to its digest: its bytes are not the layer's, so nothing found in them
   // is reported.
   bool discard_findings = false;
+  bool stopped = false;  // ScanOptions::stop cut it short, or came before it started
   double match_seconds = 0;
+  // Chunks not matched yet, plus one while the reader is still on the job: whoever takes it to
+  // zero completes the job.
+  std::atomic<uint32_t> pending{1};
+  std::vector<Finding> findings_done;  // after CompleteJob: line numbers known, no uses yet
 };
 
 uint64_t CountNewlines(const uint8_t* begin, const uint8_t* end) {
@@ -198,23 +203,36 @@ uint64_t CountNewlines(const uint8_t* begin, const uint8_t* end) {
 
 class ScanRun {
  public:
-  ScanRun(const PatternDatabase& database, const ScanOptions& options)
-      : database_(database), options_(options) {}
+  // `database` is null when assembling from memory: nothing is read or matched then.
+  ScanRun(const std::vector<Rule>& rules, const PatternDatabase* database, const ScanOptions& options)
+      : rules_(rules), database_(database), options_(options) {}
 
   ScanResult Run(const std::vector<std::string>& specs);
+  ScanResult Assemble(std::vector<Target> targets);
 
  private:
   void ResolveTargets(const std::vector<std::string>& specs);
+  void PlanJobs();
+  // Jobs recalled from memory or left to other shards are settled here; returns those to read.
+  std::vector<uint32_t> SettleJobs();
+  void ReadAndMatch(const std::vector<uint32_t>& to_read);
+  ScanResult Finish();
   void ReadJob(uint32_t job_id, LayerReader& reader);
   void MatchChunk(Chunk* chunk);
+  void ReleaseJob(uint32_t job_id);
+  void CompleteJob(uint32_t job_id);
   void FinishJob(uint32_t job_id);
   void Collect();
   void ApplyImageSemantics();
   uint32_t AddJob(JobKind kind, Job job, LayerUse use, const std::string& dedup_key,
                   std::unordered_map<std::string, uint32_t>& jobs_by_key);
+  bool StopRequested() const { return options_.stop != nullptr && options_.stop->load(std::memory_order_relaxed); }
 
-  const PatternDatabase& database_;
+  const std::vector<Rule>& rules_;
+  const PatternDatabase* database_;
   const ScanOptions& options_;
+  Clock::time_point start_ = Clock::now();
+  bool assembling_ = false;
   ScanResult result_;
   std::vector<Job> jobs_;
   std::vector<std::unique_ptr<JobState>> states_;
@@ -258,12 +276,16 @@ void ScanRun::ResolveTargets(const std::vector<std::string>& specs) {
   for (const std::string& spec : specs) {
     const size_t target_index = result_.targets.size();
     try {
+      if (StopRequested()) throw TargetError(spec + ": not resolved: the scan was stopped");
       ResolveOptions resolve;
       resolve.platforms = options_.platforms;
       resolve.registry = [this] {
         if (!registry_) registry_ = std::make_shared<RegistryClient>(options_.registry);
         return registry_;
       };
+      if (options_.memory != nullptr && options_.recall) {
+        resolve.recall_image = [this](const std::string& digest) { return options_.memory->RecallImage(digest); };
+      }
       result_.targets.push_back(ResolveTarget(spec, resolve));
     } catch (const std::exception& e) {
       Target failed;
@@ -275,6 +297,9 @@ void ScanRun::ResolveTargets(const std::vector<std::string>& specs) {
       result_.errors.push_back(std::move(issue));
     }
   }
+}
+
+void ScanRun::PlanJobs() {
   // A blob is keyed by its digest: the same base layer in two images, or in two platforms of
   // one, is read once. Configs likewise (two tags of one image share it).
   std::unordered_map<std::string, uint32_t> blob_jobs;
@@ -291,7 +316,8 @@ void ScanRun::ResolveTargets(const std::vector<std::string>& specs) {
     layer_jobs_[t].resize(target.images.size());
     for (size_t i = 0; i < target.images.size(); ++i) {
       const ImageDescriptor& image = target.images[i];
-      if (!image.config_files.empty()) {
+      // A recalled image has no config files: its config's findings are recalled with the blob.
+      if (!image.config_files.empty() || (image.recalled && !image.config_digest.empty())) {
         Job job;
         job.config = &image.config_files;
         AddJob(JobKind::kConfig, std::move(job), LayerUse{t, i, kNoLayer}, image.config_digest, config_jobs);
@@ -303,12 +329,6 @@ void ScanRun::ResolveTargets(const std::vector<std::string>& specs) {
         layer_jobs_[t][i].push_back(
             AddJob(JobKind::kLayer, std::move(job), LayerUse{t, i, layer.index}, layer.digest, blob_jobs));
       }
-    }
-  }
-  for (const LayerResult& layer : result_.layers) {
-    if (layer.kind == JobKind::kLayer) {
-      ++result_.blobs_scanned;
-      result_.layer_uses += layer.uses.size();
     }
   }
 }
@@ -379,6 +399,10 @@ void ScanRun::ReadJob(uint32_t job_id, LayerReader& reader) {
       entries->Index();
       layer.entries = std::move(entries);
     }
+  } catch (const ScanStopped& e) {
+    std::lock_guard<std::mutex> lock(state.mutex);
+    state.stopped = true;
+    state.errors.push_back(e.what());
   } catch (const std::exception& e) {
     std::lock_guard<std::mutex> lock(state.mutex);
     const bool mismatch = job.layer != nullptr && job.layer->verify_digest && !computed_digest.empty() &&
@@ -410,7 +434,7 @@ void ScanRun::ReadJob(uint32_t job_id, LayerReader& reader) {
 void ScanRun::MatchChunk(Chunk* chunk) {
   // One context (regex caches, scratch) per worker thread, created on first use.
   WorkerScratch& scratch = scratch_.local();
-  if (!scratch.context) scratch.context = database_.NewContext();
+  if (!scratch.context) scratch.context = database_->NewContext();
   ScanContext* const context = scratch.context.get();
   std::vector<RuleMatch>& matches = scratch.matches;
   HandoffAcquire(chunk);
@@ -474,18 +498,25 @@ void ScanRun::MatchChunk(Chunk* chunk) {
     state.errors.push_back(std::string("matcher: ") + e.what());
   }
   const double seconds = ThreadCpuSeconds() - cpu_start;
+  const uint32_t job_id = chunk->job;
   pool_->Release(chunk);
-  std::lock_guard<std::mutex> lock(state.mutex);
-  state.match_seconds += seconds;
+  {
+    std::lock_guard<std::mutex> lock(state.mutex);
+    state.match_seconds += seconds;
+  }
+  ReleaseJob(job_id);
 }
 
-// Line numbers, de-duplication across pieces, and the job's errors into the result.
-void ScanRun::FinishJob(uint32_t job_id) {
+void ScanRun::ReleaseJob(uint32_t job_id) {
+  if (states_[job_id]->pending.fetch_sub(1, std::memory_order_acq_rel) == 1) CompleteJob(job_id);
+}
+
+// The job's last chunk is matched: line numbers, and the blob handed to memory at once, so that a
+// crash loses only the blobs in flight.
+void ScanRun::CompleteJob(uint32_t job_id) {
   JobState& state = *states_[job_id];
-  // The matchers are done (wait_for_all returned); the lock makes that visible to sanitizers.
   std::lock_guard<std::mutex> lock(state.mutex);
   LayerResult& layer = result_.layers[job_id];
-  const Job& job = jobs_[job_id];
   layer.stats.match_seconds = state.match_seconds;
   if (state.discard_findings) state.findings.clear();
   for (PendingFinding& pending : state.findings) {
@@ -509,6 +540,44 @@ void ScanRun::FinishJob(uint32_t job_id) {
                                          : pending.offset - static_cast<uint64_t>(last_newline);
     finding.secret = std::move(pending.secret);
     finding.check = pending.check;
+    finding.facts = SecretFactsOf(finding.secret, finding.line, finding.column);
+    state.findings_done.push_back(std::move(finding));
+  }
+  state.findings.clear();
+  // A secret near a piece boundary is seen by both pieces: keep it once.
+  auto order = [this](const Finding& f) {
+    return std::tie(f.path, f.offset, rules_[f.rule_index].id, f.secret);
+  };
+  std::sort(state.findings_done.begin(), state.findings_done.end(),
+            [&](const Finding& a, const Finding& b) { return order(a) < order(b); });
+  state.findings_done.erase(
+      std::unique(state.findings_done.begin(), state.findings_done.end(),
+                  [&](const Finding& a, const Finding& b) { return order(a) == order(b); }),
+      state.findings_done.end());
+  if (!state.errors.empty()) {
+    layer.complete = false;
+    layer.entries.reset();  // partial: cannot say what the layer removes
+  }
+  // A blob cut short by a stop is not worth keeping: the next run reads it again anyway.
+  if (options_.memory != nullptr && !state.stopped && !assembling_) {
+    try {
+      options_.memory->RememberBlob(layer, state.findings_done);
+    } catch (const std::exception& e) {
+      state.errors.push_back(std::string("state store: ") + e.what());
+    }
+  }
+}
+
+// The job's findings, errors and skips, once per use of the blob.
+void ScanRun::FinishJob(uint32_t job_id) {
+  JobState& state = *states_[job_id];
+  // The readers and matchers are done; the lock makes that visible to sanitizers.
+  std::lock_guard<std::mutex> lock(state.mutex);
+  LayerResult& layer = result_.layers[job_id];
+  const Job& job = jobs_[job_id];
+  for (const Finding& done : state.findings_done) {
+    Finding finding = done;
+    finding.layer_result_index = job_id;
     // Once per image that has the blob: each has its own platform, attribution and presence.
     for (const LayerUse& use : layer.uses) {
       finding.target_index = use.target_index;
@@ -524,11 +593,10 @@ void ScanRun::FinishJob(uint32_t job_id) {
       result_.skipped.push_back(ScanSkip{place, skip.path, skip.reason});
     }
   }
-  if (!state.errors.empty()) {
-    layer.complete = false;
-    layer.entries.reset();  // partial: cannot say what the layer removes
+  if (!state.errors.empty()) layer.complete = false;
+  if (layer.kind == JobKind::kConfig && layer.source == BlobSource::kRead) {
+    result_.config_files_scanned += job.config->size();
   }
-  if (layer.kind == JobKind::kConfig) result_.config_files_scanned += job.config->size();
 }
 
 // Presence in the final image, and the attribution text with the secrets found in it masked.
@@ -551,7 +619,7 @@ void ScanRun::ApplyImageSemantics() {
       f.presence.present = true;  // the config is part of the image whatever its layers do
       const int k = HistoryIndexOfConfigFile(f.path);
       if (k >= 0) {
-        history_secrets[{f.target_index, f.image_index, k}].emplace_back(f.offset, f.offset + f.secret.size());
+        history_secrets[{f.target_index, f.image_index, k}].emplace_back(f.offset, f.offset + f.facts.size_bytes);
       }
       continue;
     }
@@ -562,6 +630,7 @@ void ScanRun::ApplyImageSemantics() {
   for (auto& [key, ranges] : history_secrets) {
     const auto& [t, i, k] = key;
     ImageDescriptor& image = result_.targets[t].images[i];
+    if (image.recalled) continue;  // its created_by was stored redacted
     std::sort(ranges.begin(), ranges.end());
     for (LayerDescriptor& layer : image.layers) {
       if (layer.history_index != k) continue;
@@ -586,7 +655,7 @@ void ScanRun::ApplyImageSemantics() {
 void ScanRun::Collect() {
   auto order = [this](const Finding& f) {
     return std::tie(f.target_index, f.image_index, f.layer_index, f.path, f.offset,
-                    database_.rules()[f.rule_index].id, f.secret);
+                    rules_[f.rule_index].id, f.secret);
   };
   std::vector<Finding>& findings = result_.findings;
   std::sort(findings.begin(), findings.end(),
@@ -608,27 +677,92 @@ void ScanRun::Collect() {
                      return std::tie(a.target_index, a.image_index, a.layer_index, a.path) <
                             std::tie(b.target_index, b.image_index, b.layer_index, b.path);
                    });
-  for (const LayerResult& layer : result_.layers) result_.totals.Add(layer.stats);
+  for (const LayerResult& layer : result_.layers) {
+    if (layer.source == BlobSource::kRead) result_.totals.Add(layer.stats);
+  }
 }
 
 ScanResult ScanRun::Run(const std::vector<std::string>& specs) {
-  const Clock::time_point start = Clock::now();
+  ResolveTargets(specs);
+  PlanJobs();
+  ReadAndMatch(SettleJobs());
+  return Finish();
+}
+
+ScanResult ScanRun::Assemble(std::vector<Target> targets) {
+  assembling_ = true;
+  result_.targets = std::move(targets);
+  PlanJobs();
+  SettleJobs();  // every job: nothing is read
+  return Finish();
+}
+
+std::vector<uint32_t> ScanRun::SettleJobs() {
+  std::vector<uint32_t> to_read;
+  for (uint32_t j = 0; j < jobs_.size(); ++j) {
+    LayerResult& layer = result_.layers[j];
+    JobState& state = *states_[j];
+    const std::string& digest = layer.digest;  // empty for directories and bare layer files
+    if (layer.kind == JobKind::kLayer) ++result_.blobs_scanned;
+    if (!assembling_ && options_.shard_count > 1 &&
+        (digest.empty() ? 0 : ShardOfDigest(digest, options_.shard_count)) != options_.shard_index) {
+      layer.source = BlobSource::kOtherShard;
+      if (layer.kind == JobKind::kLayer) ++result_.blobs_other_shard;
+      continue;
+    }
+    ScanMemory* const memory = options_.memory;
+    if (memory != nullptr && (options_.recall || assembling_) && !digest.empty() &&
+        layer.kind != JobKind::kDirectory) {
+      std::optional<RecalledBlob> blob = memory->RecallBlob(digest);
+      // A layer of an image needs what it removes, for presence: one remembered without (read as a
+      // bare layer) is read again.
+      if (blob && (blob->entries || !jobs_[j].record_entries)) {
+        layer.source = BlobSource::kRecalled;
+        layer.complete = true;
+        layer.compression = std::move(blob->compression);
+        layer.stats = blob->stats;
+        layer.skipped = std::move(blob->skipped);
+        if (jobs_[j].record_entries) layer.entries = std::move(blob->entries);
+        state.findings_done = std::move(blob->findings);
+        if (layer.kind == JobKind::kLayer) ++result_.blobs_recalled;
+        continue;
+      }
+      if (assembling_) {
+        const std::string error = memory->LastError(digest);
+        state.errors.push_back(error.empty() ? "not scanned yet" : "its last scan failed: " + error);
+        continue;
+      }
+    }
+    if (layer.kind == JobKind::kConfig && jobs_[j].config->empty() &&
+        result_.targets[layer.uses.front().target_index].images[layer.uses.front().image_index].recalled) {
+      state.errors.push_back("the image config " + digest +
+                             " is no longer in the state store and was not read; rerun to read it");
+      continue;
+    }
+    to_read.push_back(j);
+  }
+  for (const LayerResult& layer : result_.layers) {
+    if (layer.kind == JobKind::kLayer) result_.layer_uses += layer.uses.size();
+  }
+  return to_read;
+}
+
+void ScanRun::ReadAndMatch(const std::vector<uint32_t>& to_read) {
   const unsigned threads = options_.threads > 0
                                ? options_.threads
                                : std::max(1u, std::thread::hardware_concurrency());
   result_.threads = threads;
-  ResolveTargets(specs);
-
+  if (to_read.empty()) return;
   // Memory plan. Each reader holds decompression state (zstd windows up to 128 MiB, typically a
   // few MiB) and each chunk costs its capacity: readers are limited to what the budget affords,
   // and the pool to a few chunks per thread, which is all the matchers can use.
   // A reader of a registry layer also holds that layer's download buffers.
   const uint64_t reader_budget_bytes = (64ull << 20) + (registry_ ? registry_->buffer_bytes_per_blob() : 0);
-  const size_t context_bytes = database_.context_bytes();
+  const size_t context_bytes = database_->context_bytes();
   const size_t chunk_capacity =
       2 * context_bytes + std::max(options_.chunk_bytes, kBinaryProbeBytes);
   const size_t readers = std::max<size_t>(
-      1, std::min<size_t>({threads, std::max<size_t>(jobs_.size(), 1),
+      1, std::min<size_t>({threads, to_read.size(),
                            std::max<uint64_t>(1, options_.max_memory_bytes / 2 / reader_budget_bytes)}));
   const uint64_t chunk_budget = options_.max_memory_bytes / 2;
   // Enough for every matcher to hold one chunk while each reader fills another and one more
@@ -663,7 +797,8 @@ ScanResult ScanRun::Run(const std::vector<std::string>& specs) {
     reader_threads.emplace_back([&] {
       ReaderNode::gateway_type* gateway = nullptr;
       LayerReader reader(*pool_, filter, context_bytes, options_,
-                         [&gateway](Chunk* chunk) {
+                         [this, &gateway](Chunk* chunk) {
+                           states_[chunk->job]->pending.fetch_add(1, std::memory_order_relaxed);
                            HandoffRelease(chunk);
                            gateway->try_put(chunk);
                          });
@@ -672,8 +807,16 @@ ScanResult ScanRun::Run(const std::vector<std::string>& specs) {
         assignments.pop(assignment);
         if (assignment.job == kStop) return;
         gateway = assignment.gateway;
-        ReadJob(assignment.job, reader);
+        if (StopRequested()) {
+          JobState& state = *states_[assignment.job];
+          std::lock_guard<std::mutex> lock(state.mutex);
+          state.stopped = true;
+          state.errors.push_back("not scanned: the scan was stopped before this layer was read");
+        } else {
+          ReadJob(assignment.job, reader);
+        }
         layers_done_.fetch_add(1, std::memory_order_relaxed);
+        ReleaseJob(assignment.job);
         gateway->release_wait();
       }
     });
@@ -685,17 +828,17 @@ ScanResult ScanRun::Run(const std::vector<std::string>& specs) {
   std::thread progress_thread;
   if (options_.on_progress) {
     uint64_t total_stored = 0;
-    for (const Job& job : jobs_) total_stored += job.layer ? job.layer->size_bytes : 0;
+    for (uint32_t j : to_read) total_stored += jobs_[j].layer ? jobs_[j].layer->size_bytes : 0;
     progress_thread = std::thread([&, total_stored] {
       std::unique_lock<std::mutex> lock(progress_mutex);
       while (!progress_cv.wait_for(lock, std::chrono::milliseconds(200), [&] { return !scanning; })) {
         options_.on_progress(ScanProgress{stored_bytes_done_.load(), total_stored,
-                                          layers_done_.load(), jobs_.size(), SecondsSince(start)});
+                                          layers_done_.load(), to_read.size(), SecondsSince(start_)});
       }
     });
   }
 
-  for (uint32_t j = 0; j < jobs_.size(); ++j) reader_node.try_put(j);
+  for (uint32_t j : to_read) reader_node.try_put(j);
   graph.wait_for_all();
   for (size_t r = 0; r < readers; ++r) assignments.push(Assignment{kStop, nullptr});
   for (std::thread& thread : reader_threads) thread.join();
@@ -708,17 +851,21 @@ ScanResult ScanRun::Run(const std::vector<std::string>& specs) {
     progress_thread.join();
   }
 
+}
+
+ScanResult ScanRun::Finish() {
   for (uint32_t j = 0; j < jobs_.size(); ++j) FinishJob(j);
   ApplyImageSemantics();
   Collect();
+  result_.stopped = StopRequested();
   if (registry_) {
     result_.registry_requests = registry_->requests_sent();
     result_.registry_connections = registry_->connections_opened();
     result_.downloads = registry_->download_stats();
   }
-  result_.wall_seconds = SecondsSince(start);
-  if (database_.options().profile_rules) {
-    result_.rule_profile.assign(database_.rules().size(), RuleProfile{});
+  result_.wall_seconds = SecondsSince(start_);
+  if (database_ != nullptr && database_->options().profile_rules) {
+    result_.rule_profile.assign(rules_.size(), RuleProfile{});
     for (const WorkerScratch& scratch : scratch_) {
       if (scratch.context) scratch.context->AddProfileTo(result_.rule_profile);
     }
@@ -737,8 +884,29 @@ Scanner::Scanner(const PatternDatabase& database, ScanOptions options)
 }
 
 ScanResult Scanner::Scan(const std::vector<std::string>& target_specs) {
-  ScanRun run(database_, options_);
+  ScanRun run(database_.rules(), &database_, options_);
   return run.Run(target_specs);
+}
+
+ScanResult AssembleFromMemory(std::vector<Target> targets, const std::vector<Rule>& rules, ScanMemory& memory) {
+  ScanOptions options;
+  options.memory = &memory;
+  ScanRun run(rules, nullptr, options);
+  return run.Assemble(std::move(targets));
+}
+
+unsigned ShardOfDigest(const std::string& digest, unsigned shard_count) {
+  if (shard_count <= 1) return 0;
+  // sha256:<hex>: the hex is uniformly distributed, its first 16 digits are plenty.
+  const size_t colon = digest.find(':');
+  const std::string hex = digest.substr(colon == std::string::npos ? 0 : colon + 1, 16);
+  uint64_t value = 0;
+  for (const char c : hex) {
+    const int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (digit < 0) break;
+    value = value << 4 | static_cast<uint64_t>(digit);
+  }
+  return static_cast<unsigned>(value % shard_count);
 }
 
 }  // namespace layersift

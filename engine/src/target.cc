@@ -145,6 +145,11 @@ void ApplyConfig(const json& config, ImageDescriptor& image) {
   image.platform = PlatformOf(config);
   image.config_files = ConfigFilesFrom(config);
   AttributeLayersFrom(config, image.layers);
+  const json rootfs = config.is_object() ? config.value("rootfs", json::object()) : json::object();
+  const json diff_ids = rootfs.is_object() ? rootfs.value("diff_ids", json::array()) : json::array();
+  for (size_t i = 0; i < image.layers.size() && diff_ids.is_array() && i < diff_ids.size(); ++i) {
+    if (diff_ids[i].is_string()) image.layers[i].diff_id = diff_ids[i].get<std::string>();
+  }
 }
 
 bool PlatformMatches(const std::string& platform, const std::vector<std::string>& wanted) {
@@ -190,18 +195,22 @@ bool IsIndex(const std::string& media_type, const json& document) {
 // Expands indexes (keeping the platforms asked for) and turns manifests into images.
 class ImageWalk {
  public:
-  ImageWalk(ImageStore& store, const std::vector<std::string>& platforms) : store_(store), platforms_(platforms) {}
+  ImageWalk(ImageStore& store, const ResolveOptions& options)
+      : store_(store), platforms_(options.platforms), recall_(options.recall_image) {}
 
-  void AddDescriptor(const json& descriptor, const std::string& reference, int depth) {
+  void AddDescriptor(const json& descriptor, const std::string& reference, int depth,
+                     const std::string& index_digest) {
     const std::string digest = descriptor.value("digest", "");
+    if (AddRecalled(digest, reference, index_digest)) return;
     std::string media_type = descriptor.value("mediaType", "");
     const std::string text = store_.ReadManifest(digest, media_type);
     AddDocument(ParseJson(text, "manifest " + digest), media_type, digest, reference,
-                descriptor.value("platform", json()), depth);
+                descriptor.value("platform", json()), depth, index_digest);
   }
 
   void AddDocument(const json& document, std::string media_type, const std::string& digest,
-                   const std::string& reference, const json& platform_hint, int depth) {
+                   const std::string& reference, const json& platform_hint, int depth,
+                   const std::string& index_digest = "") {
     if (media_type.empty() && document.is_object()) media_type = document.value("mediaType", "");
     if (IsIndex(media_type, document)) {
       if (depth > 4) throw TargetError("image index nesting deeper than 4 levels at " + digest);
@@ -215,16 +224,18 @@ class ImageWalk {
           skipped_platforms_.push_back(platform);
           continue;
         }
-        AddDescriptor(child, reference, depth + 1);
+        AddDescriptor(child, reference, depth + 1, digest);
       }
       return;
     }
     if (!document.is_object() || document.value("schemaVersion", json(0)) != json(2)) {
       throw TargetError("image manifest " + digest + " has an unsupported schemaVersion");
     }
+    if (AddRecalled(digest, reference, index_digest)) return;  // its config need not be read
     ImageDescriptor image;
     image.image_digest = digest;
     image.reference = reference;
+    image.index_digest = index_digest;
     const json config_descriptor = document.value("config", json::object());
     const std::string config_digest = config_descriptor.value("digest", "");
     json config;
@@ -241,6 +252,9 @@ class ImageWalk {
       desc.media_type = layer.value("mediaType", "");
       desc.size_bytes = layer.value("size", uint64_t{0});
       desc.verify_digest = true;
+      for (const json& url : layer.value("urls", json::array())) {
+        if (url.is_string()) desc.urls.push_back(url.get<std::string>());
+      }
       if (!IsSha256Digest(desc.digest)) {
         throw TargetError("layer " + std::to_string(desc.index) + " of manifest " + digest +
                           " has an unsupported or malformed digest '" + desc.digest + "'");
@@ -257,8 +271,28 @@ class ImageWalk {
   const std::vector<std::string>& skipped_platforms() const { return skipped_platforms_; }
 
  private:
+  // The image of a manifest the state store knows, with its layers opened from this store.
+  bool AddRecalled(const std::string& digest, const std::string& reference, const std::string& index_digest) {
+    if (!recall_ || !IsSha256Digest(digest)) return false;
+    std::optional<ImageDescriptor> image = recall_(digest);
+    if (!image) return false;
+    image->image_digest = digest;
+    image->reference = reference;
+    image->index_digest = index_digest;
+    image->recalled = true;
+    for (LayerDescriptor& layer : image->layers) {
+      json descriptor = {{"digest", layer.digest}, {"mediaType", layer.media_type}, {"size", layer.size_bytes}};
+      if (!layer.urls.empty()) descriptor["urls"] = layer.urls;
+      layer.verify_digest = true;
+      layer.open = store_.LayerOpener(descriptor);
+    }
+    images_.push_back(std::move(*image));
+    return true;
+  }
+
   ImageStore& store_;
   const std::vector<std::string>& platforms_;
+  const std::function<std::optional<ImageDescriptor>(const std::string&)>& recall_;
   std::vector<ImageDescriptor> images_;
   std::vector<std::string> skipped_platforms_;
 };
@@ -320,7 +354,7 @@ class OciLayout final : public ImageStore {
       if (!name.empty()) available.push_back(name);
       if (!tag.empty() && name != tag) continue;
       ++matched;
-      walk.AddDescriptor(descriptor, name, 0);
+      walk.AddDescriptor(descriptor, name, 0, "");
     }
     if (!tag.empty() && matched == 0) {
       std::string list;
@@ -632,7 +666,7 @@ Target ResolveTarget(const std::string& spec, const ResolveOptions& options) {
       case TargetKind::kOciLayout: {
         if (!fs::is_directory(rest, ec)) throw TargetError(rest + " is not a directory");
         OciLayout layout(rest);
-        ImageWalk walk(layout, options.platforms);
+        ImageWalk walk(layout, options);
         target.images = layout.Resolve(tag, walk);
         skipped_platforms = walk.skipped_platforms();
         break;
@@ -647,7 +681,7 @@ Target ResolveTarget(const std::string& spec, const ResolveOptions& options) {
         target.path = reference.ToString();
         if (!options.registry) throw TargetError("registry targets are not available here");
         RegistryStore store(options.registry(), reference);
-        ImageWalk walk(store, options.platforms);
+        ImageWalk walk(store, options);
         target.images = store.Resolve(walk);
         skipped_platforms = walk.skipped_platforms();
         break;

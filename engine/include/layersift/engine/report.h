@@ -48,6 +48,9 @@ std::string RedactSecret(std::string_view secret);
 // value being stored anywhere.
 std::string SecretSha256(std::string_view secret);
 
+// The facts of `secret`, found at 1-based `line` and `column`.
+SecretFacts SecretFactsOf(std::string_view secret, uint64_t line, uint64_t column);
+
 // Stable per rule, location (layer digest or target, path, offset) and secret.
 std::string FindingFingerprint(const Finding& finding, const ScanResult& result,
                                const std::vector<Rule>& rules);

@@ -2,9 +2,11 @@
 #ifndef LAYERSIFT_ENGINE_SCANNER_H_
 #define LAYERSIFT_ENGINE_SCANNER_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +18,8 @@ namespace layersift {
 // Below this, the fixed buffers of one layer reader (read-ahead rings, decompressor output) and
 // a minimal chunk pool do not fit.
 inline constexpr uint64_t kMinimumMaxMemoryBytes = 32ull << 20;
+
+class ScanMemory;
 
 struct ScanOptions {
   unsigned threads = 0;                      // matcher threads; 0 = all cores
@@ -42,7 +46,24 @@ struct ScanOptions {
   RegistryOptions registry;
   // Called about five times a second while scanning, from a separate thread, if set.
   std::function<void(const struct ScanProgress&)> on_progress;
+  // What the scan remembers between runs (the state store), or null. Blobs it recalls are not
+  // read again (unless `recall` is false); every blob read is handed to it as soon as it is done.
+  ScanMemory* memory = nullptr;
+  bool recall = true;
+  // One of several machines splitting a scan: only the blobs whose digest falls to shard
+  // `shard_index` of `shard_count` are read (ShardOfDigest); the others are left to the other
+  // shards. Blobs whose digest is unknown before reading (bare layer files) and directories
+  // belong to shard 0.
+  unsigned shard_index = 0;
+  unsigned shard_count = 1;
+  // Set (by a SIGINT handler) to stop early: blobs not started are not read and those being read
+  // are cut short; both are reported as errors. What was done is kept (and remembered).
+  const std::atomic<bool>* stop = nullptr;
 };
+
+// The shard of `shard_count` that a blob belongs to: its digest's leading 64 bits modulo the
+// count, so that shards split any registry evenly with no coordination.
+unsigned ShardOfDigest(const std::string& digest, unsigned shard_count);
 
 struct ScanProgress {
   uint64_t stored_bytes_done = 0;   // compressed bytes read so far
@@ -77,6 +98,20 @@ struct Presence {
   RemovalReason reason = RemovalReason::kOverwritten;
 };
 
+// What reports say about a secret without holding it. Every finding has them: computed from the
+// secret for findings of this run, read back from the state store for recalled ones, which have no
+// raw secret.
+struct SecretFacts {
+  std::string sha256;    // hex SHA-256 of the secret bytes
+  std::string redacted;  // RedactSecret(secret)
+  uint64_t size_bytes = 0;
+  uint64_t end_line = 0;    // the position just past the secret (a PEM key spans lines)
+  uint64_t end_column = 0;
+  uint64_t last_line = 0;   // the position of its last byte
+  uint64_t last_column = 0;
+  double entropy = 0;  // Shannon, bits per byte
+};
+
 struct Finding {
   size_t target_index = 0;
   size_t image_index = 0;
@@ -89,7 +124,8 @@ struct Finding {
   uint64_t offset = 0;  // of the secret, in bytes from the start of the file
   uint64_t line = 0;    // 1-based
   uint64_t column = 0;  // 1-based, in bytes
-  std::string secret;   // raw: writers redact it unless asked not to
+  std::string secret;   // raw, only for findings of this run: writers print it only when asked to
+  SecretFacts facts;
   CheckResult check = CheckResult::kNotChecked;  // the rule's offline validity check
   Presence presence;
 };
@@ -147,13 +183,21 @@ struct LayerUse {
 
 enum class JobKind { kLayer, kDirectory, kConfig };
 
+// Where a blob's results come from.
+enum class BlobSource {
+  kRead,        // read in this run
+  kRecalled,    // from the state store: scanned completely with the same rules before
+  kOtherShard,  // left to another shard: no results here
+};
+
 struct LayerResult {
   JobKind kind = JobKind::kLayer;
   std::vector<LayerUse> uses;  // at least one; the first is where the blob was first listed
   std::string digest;          // as declared, or computed while streaming; the config's digest
   std::string compression;     // detected: gzip, zstd, none
   bool complete = false;       // false: an error cut the layer short (findings so far are kept)
-  StageStats stats;
+  BlobSource source = BlobSource::kRead;
+  StageStats stats;            // of the scan that produced the findings (an earlier one if recalled)
   // Every entry of the layer (files, directories, links, whiteouts), for presence in the final
   // image; recorded for layers of images only.
   std::shared_ptr<const class LayerEntries> entries;
@@ -166,9 +210,12 @@ struct ScanResult {
   std::vector<Finding> findings;     // ordered by target, image, layer, path, offset, rule
   std::vector<ScanIssue> errors;     // ordered the same way
   std::vector<ScanSkip> skipped;     // ordered the same way
-  StageStats totals;
+  StageStats totals;                 // of blobs read in this run only
   uint64_t layer_uses = 0;           // layers of all images (and bare layers) in the run
-  uint64_t blobs_scanned = 0;        // distinct layer blobs read: shared ones count once
+  uint64_t blobs_scanned = 0;        // distinct layer blobs: shared ones count once
+  uint64_t blobs_recalled = 0;       // of those, recalled from the state store (not read)
+  uint64_t blobs_other_shard = 0;    // of those, left to other shards
+  bool stopped = false;              // ScanOptions::stop was set before the scan ended
   uint64_t config_files_scanned = 0; // virtual files of image configs
   uint64_t findings_suppressed = 0;  // by a baseline or an ignore file (ApplySuppressions)
   uint64_t findings_not_present = 0; // dropped by KeepPresentOnly
@@ -181,6 +228,36 @@ struct ScanResult {
   // Per rule (indexed like the database's rules()), when the database profiles rules.
   std::vector<RuleProfile> rule_profile;
   bool incomplete() const { return !errors.empty(); }
+};
+
+// A blob's results as the state store keeps them: enough to report it again without reading it.
+struct RecalledBlob {
+  std::string compression;
+  StageStats stats;
+  std::vector<Finding> findings;  // rule_index, path, position, check and facts; no raw secret
+  std::vector<ScanSkip> skipped;  // path and reason
+  // Of layers of images: what the layer adds and removes, for presence (see LayerEntries).
+  std::shared_ptr<const class LayerEntries> entries;
+};
+
+// What a scan remembers between runs; the state store implements it. Calls come from several
+// threads at once.
+class ScanMemory {
+ public:
+  virtual ~ScanMemory() = default;
+  // The image of a manifest seen before, whose config was scanned completely with the rules of
+  // this run: its config digest, platform and layers (digest, size, media type, urls, history
+  // attribution with created_by redacted), or nullopt.
+  virtual std::optional<ImageDescriptor> RecallImage(const std::string& manifest_digest) = 0;
+  // A blob scanned completely with the rules of this run, or nullopt. Rule indexes refer to the
+  // rules the memory was given.
+  virtual std::optional<RecalledBlob> RecallBlob(const std::string& digest) = 0;
+  // Why a blob has no complete scan: the error of its last scan, or "" if it was never scanned.
+  virtual std::string LastError(const std::string& digest) = 0;
+  // A blob read in this run is done (complete or not): called once per blob, as soon as its last
+  // chunk is matched, from whichever scan thread finished it; must not block for long. The
+  // findings' target, image and layer indexes are not set yet.
+  virtual void RememberBlob(const LayerResult& blob, const std::vector<Finding>& findings) = 0;
 };
 
 class Scanner {
@@ -197,6 +274,11 @@ class Scanner {
   const PatternDatabase& database_;
   ScanOptions options_;
 };
+
+// A report from the state store alone: `targets` (rebuilt from it) with every blob recalled from
+// `memory`; a blob it has no complete scan of becomes an error giving its last error. Nothing is
+// read. Findings refer to `rules`.
+ScanResult AssembleFromMemory(std::vector<Target> targets, const std::vector<Rule>& rules, ScanMemory& memory);
 
 }  // namespace layersift
 

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -27,6 +28,8 @@ struct LayerDescriptor {
   std::string digest;        // "sha256:<hex>", or empty when only the scan can compute it
   std::string media_type;    // informational: decompression is chosen by magic bytes
   uint64_t size_bytes = 0;   // the blob's size as stored, 0 if unknown
+  std::string diff_id;       // the config's rootfs.diff_ids entry (digest of the tar), if any
+  std::vector<std::string> urls;  // where a non-distributable layer is published
   bool verify_digest = false;  // true: a blob that does not hash to `digest` fails the layer
   std::function<std::unique_ptr<ByteSource>()> open;  // the blob as stored (compressed)
   // The Dockerfile instruction that made the layer: the created_by of the history entry it maps
@@ -48,6 +51,11 @@ struct ImageDescriptor {
   std::string reference;     // tag or ref name, if any
   std::string platform;      // os/arch[/variant] from the config, if known
   std::string config_digest; // "sha256:<hex>" of the config blob, if the image has one
+  std::string index_digest;  // the index it was reached through, if any
+  // Rebuilt from the state store instead of read from its manifest and config (see
+  // ResolveOptions::recall_image): it has no config files, and its layers' created_by is only the
+  // redacted text.
+  bool recalled = false;
   std::vector<LayerDescriptor> layers;
   // Env, Labels, Cmd, Entrypoint, User, WorkingDir and every history[].created_by; empty for
   // images without a config (bare layers).
@@ -85,6 +93,11 @@ struct ResolveOptions {
   std::vector<std::string> platforms;
   // The client for registry targets, made on first use; without it they are an error.
   std::function<std::shared_ptr<RegistryClient>()> registry;
+  // An image manifest already known (from the state store), by digest, or nullopt. A known
+  // manifest's image is rebuilt from what it returns instead of reading the manifest (when reached
+  // through an index) and its config: an image whose tag still points where it did costs one
+  // manifest request.
+  std::function<std::optional<ImageDescriptor>(const std::string& manifest_digest)> recall_image;
 };
 
 // Resolves `spec`: oci:DIR[:TAG], docker-archive:FILE, layer:FILE, dir:PATH,
