@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "exit_codes.h"
+#include "registry_perimeter.h"
 
 namespace layersift {
 namespace {
@@ -62,10 +63,90 @@ const char* DenialName(EcrPermissionProbe::Denial denial) {
   return "";
 }
 
+// What went into the targets from one perimeter, for its summary line.
+struct PerimeterCounts {
+  size_t scanned = 0;
+  size_t skipped = 0;
+  size_t failed = 0;
+};
+
+// Adds one image (or repository) of a perimeter: scanned, or left out with a reason or an error.
+void AddPerimeterEntry(const std::string& reference, const std::string& skip_reason,
+                       const std::string& error, ExpandedTargets& expanded,
+                       PerimeterCounts& counts) {
+  const std::string spec = "docker://" + reference;
+  if (!error.empty()) {
+    expanded.left_out.push_back({spec, error, true});
+    ++counts.failed;
+  } else if (!skip_reason.empty()) {
+    expanded.left_out.push_back({spec, skip_reason, false});
+    ++counts.skipped;
+  } else {
+    expanded.specs.push_back(spec);
+    ++counts.scanned;
+  }
+}
+
+// One line on stderr per perimeter: what it came to before the scan starts. `more` is appended.
+void PrintPerimeterSummary(const std::string& spec, size_t repositories,
+                           const PerimeterCounts& counts, const std::string& more) {
+  std::string line = "layersift: " + spec + ": " + std::to_string(repositories) +
+                     " repositories, " + std::to_string(counts.scanned) + " images to scan, " +
+                     std::to_string(counts.skipped) + " skipped";
+  if (counts.failed > 0) line += ", " + std::to_string(counts.failed) + " repositories not listed";
+  std::fprintf(stderr, "%s%s\n", line.c_str(), more.c_str());
+}
+
+// `since`: the --since text, for the summary ("" = not given).
+void ExpandEcrPerimeter(const std::string& spec, const EcrRegistryHost& registry,
+                        const EcrPerimeterOptions& options, const std::string& since,
+                        const std::shared_ptr<AwsSession>& session, bool quiet,
+                        ExpandedTargets& expanded) {
+  // A perimeter given as a host keeps that host (FIPS, dual-stack) in its references.
+  const std::string bare = spec.rfind("ecr://", 0) == 0 ? spec.substr(6) : spec;
+  const std::string host = bare.find('/') == std::string::npos
+                               ? bare
+                               : EcrRegistryHostName(registry.account, registry.region);
+  try {
+    EcrClient client(session, registry.region, registry.account, registry.fips);
+    const EcrPerimeter perimeter = ResolveEcrPerimeter(client, host, options);
+    PerimeterCounts counts;
+    for (const EcrPerimeterImage& image : perimeter.images) {
+      AddPerimeterEntry(image.reference, image.skip_reason, "", expanded, counts);
+    }
+    if (!quiet) {
+      const std::string older = since.empty()
+                                    ? ""
+                                    : ", " + std::to_string(perimeter.images_pushed_before) +
+                                          " pushed before --since " + since;
+      PrintPerimeterSummary(spec, perimeter.repositories.size(), counts, older);
+    }
+  } catch (const AwsError& e) {
+    expanded.left_out.push_back(
+        {spec, std::string("cannot list the ECR perimeter: ") + e.what(), true});
+  }
+}
+
+void ExpandRegistryPerimeter(const std::string& spec, const RegistryPerimeterSpec& where,
+                             const RegistryPerimeterOptions& options, RegistryClient& client,
+                             bool quiet, ExpandedTargets& expanded) {
+  try {
+    const RegistryPerimeter perimeter = ResolveRegistryPerimeter(client, where, options);
+    PerimeterCounts counts;
+    for (const RegistryPerimeterImage& image : perimeter.images) {
+      AddPerimeterEntry(image.reference, image.skip_reason, image.error, expanded, counts);
+    }
+    if (!quiet) PrintPerimeterSummary(spec, perimeter.repositories.size(), counts, "");
+  } catch (const RegistryError& e) {
+    expanded.left_out.push_back(
+        {spec, std::string("cannot list the registry perimeter: ") + e.what(), true});
+  }
+}
+
 }  // namespace
 
 void PerimeterFlags::AddTo(CLI::App& app) {
-  const std::string group = "ECR perimeter (scan ecr://ACCOUNT/REGION)";
+  const std::string group = "Perimeters (scan ecr://ACCOUNT/REGION or registry://HOST[/PREFIX])";
   app.add_option("--include-repo", include_repositories,
                  "Scan only repositories whose name matches this glob (`*` also matches `/`; "
                  "repeatable; default: every repository, new ones included)")
@@ -77,15 +158,26 @@ void PerimeterFlags::AddTo(CLI::App& app) {
       ->allow_extra_args(false)
       ->group(group);
   app.add_option("--tags", tags,
-                 "latest (default): per repository the image tagged `latest`, else the most "
-                 "recently pushed tagged image; all: every tagged image, each digest once")
+                 "latest (default): per repository the image tagged `latest`; in ECR, else the "
+                 "most recently pushed tagged image; in other registries a repository without "
+                 "`latest` is reported as skipped. all: every tag (in ECR every tagged image, each "
+                 "digest once)")
       ->check(CLI::IsMember({"latest", "all"}))
       ->group(group);
-  app.add_flag("--untagged", untagged, "Also scan untagged images")->group(group);
+  app.add_flag("--untagged", untagged,
+               "Also scan untagged images (ECR only: the distribution API of other registries "
+               "cannot list them)")
+      ->group(group);
+  app.add_option("--since", since,
+                 "Only images pushed at or after DATE: YYYY-MM-DD or an ISO 8601 UTC time such as "
+                 "2026-01-01T12:00:00Z (ECR only: other registries do not report push times)")
+      ->type_name("DATE")
+      ->group(group);
 }
 
 bool PerimeterFlags::Given() const {
-  return !include_repositories.empty() || !exclude_repositories.empty() || tags != "latest" || untagged;
+  return !include_repositories.empty() || !exclude_repositories.empty() || tags != "latest" ||
+         untagged || !since.empty();
 }
 
 void ExpandedTargets::AddTo(ScanResult& result) const {
@@ -113,53 +205,78 @@ void ExpandedTargets::AddTo(ScanResult& result) const {
 
 ExpandedTargets ExpandPerimeters(const std::vector<std::string>& specs, const PerimeterFlags& flags,
                                  const RegistryOptions& registry_options, bool quiet) {
-  const std::shared_ptr<AwsSession>& session = registry_options.aws;
-  ExpandedTargets expanded;
-  bool any_perimeter = false;
-  EcrPerimeterOptions options;
-  options.include_repositories = flags.include_repositories;
-  options.exclude_repositories = flags.exclude_repositories;
-  options.all_tags = flags.tags == "all";
-  options.untagged = flags.untagged;
+  // Every target is classified and every flag checked before the first listing: a usage error
+  // should not come after minutes of listing a large registry.
+  struct Classified {
+    std::string spec;
+    std::optional<EcrRegistryHost> ecr;
+    std::optional<RegistryPerimeterSpec> registry;
+  };
+  std::vector<Classified> targets;
+  bool any_ecr = false;
+  bool any_registry = false;
   for (const std::string& spec : specs) {
-    std::optional<EcrRegistryHost> registry;
-    try {
-      registry = ParseEcrPerimeterSpec(spec);
-    } catch (const AwsError& e) {
-      throw std::invalid_argument(e.what());
-    }
-    if (!registry) {
-      expanded.specs.push_back(spec);
-      continue;
-    }
-    any_perimeter = true;
-    // A perimeter given as a host keeps that host (FIPS, dual-stack) in its references.
-    const std::string bare = spec.rfind("ecr://", 0) == 0 ? spec.substr(6) : spec;
-    const std::string host = bare.find('/') == std::string::npos ? bare
-                                                                  : EcrRegistryHostName(registry->account, registry->region);
-    try {
-      EcrClient client(session, registry->region, registry->account, registry->fips);
-      const EcrPerimeter perimeter = ResolveEcrPerimeter(client, host, options);
-      size_t scanned = 0;
-      for (const EcrPerimeterImage& image : perimeter.images) {
-        if (!image.skip_reason.empty()) {
-          expanded.left_out.push_back({"docker://" + image.reference, image.skip_reason, false});
-        } else {
-          expanded.specs.push_back("docker://" + image.reference);
-          ++scanned;
-        }
+    Classified target{spec, std::nullopt, ParseRegistryPerimeterSpec(spec)};
+    if (!target.registry) {
+      try {
+        target.ecr = ParseEcrPerimeterSpec(spec);
+      } catch (const AwsError& e) {
+        throw std::invalid_argument(e.what());
       }
-      if (!quiet) {
-        std::fprintf(stderr, "layersift: %s: %zu repositories, %zu images to scan, %zu skipped\n", spec.c_str(),
-                     perimeter.repositories.size(), scanned, perimeter.images.size() - scanned);
-      }
-    } catch (const AwsError& e) {
-      expanded.left_out.push_back({spec, std::string("cannot list the ECR perimeter: ") + e.what(), true});
     }
+    any_ecr = any_ecr || target.ecr.has_value();
+    any_registry = any_registry || target.registry.has_value();
+    targets.push_back(std::move(target));
   }
-  if (!any_perimeter && flags.Given()) {
+  if (!any_ecr && !any_registry && flags.Given()) {
     throw std::invalid_argument(
-        "--include-repo, --exclude-repo, --tags and --untagged apply to ECR perimeters (ecr://ACCOUNT/REGION)");
+        "--include-repo, --exclude-repo, --tags, --untagged and --since apply to perimeters "
+        "(ecr://ACCOUNT/REGION, registry://HOST[/PREFIX]), and no target is one");
+  }
+  if (any_registry && flags.untagged) {
+    throw std::invalid_argument(
+        "--untagged cannot be used with a registry:// perimeter: the OCI distribution API lists "
+        "tags, not untagged manifests (only ECR perimeters, ecr://ACCOUNT/REGION, can list "
+        "untagged images)");
+  }
+  if (any_registry && !flags.since.empty()) {
+    throw std::invalid_argument(
+        "--since cannot be used with a registry:// perimeter: plain registries do not report when "
+        "an image was pushed (only ECR perimeters, ecr://ACCOUNT/REGION, do)");
+  }
+  EcrPerimeterOptions ecr_options;
+  ecr_options.include_repositories = flags.include_repositories;
+  ecr_options.exclude_repositories = flags.exclude_repositories;
+  ecr_options.all_tags = flags.tags == "all";
+  ecr_options.untagged = flags.untagged;
+  if (!flags.since.empty()) {
+    const std::optional<double> since = ParseUtcDateTime(flags.since);
+    if (!since) {
+      throw std::invalid_argument("--since " + flags.since +
+                                  ": not a date; give YYYY-MM-DD or an ISO 8601 UTC time such as "
+                                  "2026-01-01T12:00:00Z");
+    }
+    ecr_options.pushed_since = *since;
+  }
+  RegistryPerimeterOptions registry_perimeter_options;
+  registry_perimeter_options.include_repositories = flags.include_repositories;
+  registry_perimeter_options.exclude_repositories = flags.exclude_repositories;
+  registry_perimeter_options.all_tags = flags.tags == "all";
+  // Made only when needed: a client holds a transfer thread and a connection pool.
+  std::unique_ptr<RegistryClient> registry_client;
+  if (any_registry) registry_client = std::make_unique<RegistryClient>(registry_options);
+
+  ExpandedTargets expanded;
+  for (const Classified& target : targets) {
+    if (target.ecr) {
+      ExpandEcrPerimeter(target.spec, *target.ecr, ecr_options, flags.since, registry_options.aws,
+                         quiet, expanded);
+    } else if (target.registry) {
+      ExpandRegistryPerimeter(target.spec, *target.registry, registry_perimeter_options,
+                              *registry_client, quiet, expanded);
+    } else {
+      expanded.specs.push_back(target.spec);
+    }
   }
   return expanded;
 }

@@ -1,5 +1,5 @@
-// The `layersift ecr` subcommands (repos, images, verify) and the expansion of ECR perimeters
-// (`scan ecr://ACCOUNT/REGION`) into the images a scan covers.
+// The `layersift ecr` subcommands (repos, images, verify) and the expansion of perimeters
+// (`scan ecr://ACCOUNT/REGION`, `scan registry://HOST[/PREFIX]`) into the images a scan covers.
 #ifndef LAYERSIFT_TOOLS_ECR_COMMANDS_H_
 #define LAYERSIFT_TOOLS_ECR_COMMANDS_H_
 
@@ -20,15 +20,16 @@ struct PerimeterFlags {
   std::vector<std::string> include_repositories;
   std::vector<std::string> exclude_repositories;
   std::string tags = "latest";
-  bool untagged = false;
+  bool untagged = false;  // ECR only
+  std::string since;      // ECR only; as given (YYYY-MM-DD or an ISO 8601 UTC time), "" = none
 
   void AddTo(CLI::App& app);
   bool Given() const;
 };
 
-// What `scan` does with its targets before scanning: ECR perimeters replaced by the images they
-// cover; the images not scanned (archived) and perimeters that could not be listed are kept to
-// be added to the result.
+// What `scan` does with its targets before scanning: perimeters replaced by the images they
+// cover; the images not scanned (archived in ECR, repositories without `latest`) and perimeters
+// or repositories that could not be listed are kept to be added to the result.
 struct ExpandedTargets {
   std::vector<std::string> specs;
   struct Left {
@@ -41,8 +42,11 @@ struct ExpandedTargets {
   void AddTo(ScanResult& result) const;
 };
 
-// Replaces perimeter targets by the images they cover. Throws std::invalid_argument when
-// perimeter flags are given without a perimeter target.
+// Replaces perimeter targets (ecr://, a bare ECR host, registry://) by the images they cover,
+// listing each registry on every call. Throws std::invalid_argument, before anything is listed,
+// for a malformed perimeter, perimeter flags without a perimeter target, a malformed --since, and
+// --untagged or --since with a registry:// perimeter. A perimeter that cannot be listed is an
+// error of that target only.
 ExpandedTargets ExpandPerimeters(const std::vector<std::string>& specs, const PerimeterFlags& flags,
                                  const RegistryOptions& registry, bool quiet);
 

@@ -8,6 +8,7 @@ inline constexpr int kExitClean = 0;
 inline constexpr int kExitFindings = 1;
 inline constexpr int kExitUsage = 2;
 inline constexpr int kExitIncomplete = 3;
+inline constexpr int kExitInterrupted = 130;  // stopped by SIGINT (128 + 2), what was done kept
 
 }  // namespace layersift
 

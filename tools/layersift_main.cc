@@ -20,9 +20,11 @@
 #include "layersift/fetch/image_reference.h"
 #include "layersift/fetch/registry_client.h"
 #include "layersift/rules/rule_loader.h"
+#include "report_output.h"
 #include "rule_commands.h"
 #include "rule_flags.h"
 #include "size_parse.h"
+#include "state_commands.h"
 
 namespace {
 
@@ -53,6 +55,7 @@ struct ScanFlags {
   bool no_ignore_file = false;
   RegistryFlags registry;
   PerimeterFlags perimeter;
+  StateFlags state;
 };
 
 struct ListFlags {
@@ -114,7 +117,7 @@ void PrintProgress(const ScanProgress& p) {
   std::fflush(stderr);
 }
 
-int RunScan(const ScanFlags& flags) {
+int RunScan(const ScanFlags& flags, const std::string& arguments) {
   MatcherOptions matcher_options;
   matcher_options.engine = ParseMatchEngine(flags.rules.engine);
   const std::vector<Rule> rules = flags.rules.Load();
@@ -139,6 +142,11 @@ int RunScan(const ScanFlags& flags) {
   const bool show_progress = !flags.quiet && isatty(STDERR_FILENO);
   if (show_progress) options.on_progress = PrintProgress;
 
+  const std::string rule_set_hash = RuleSetHash(rules);
+  const std::unique_ptr<StateStore> state =
+      flags.state.Open(database->rules(), rule_set_hash, arguments, flags.show_secrets, options);
+  options.stop = InstallStopHandler();
+
   const ExpandedTargets targets =
       ExpandPerimeters(flags.targets, flags.perimeter, options.registry, flags.quiet);
 
@@ -147,28 +155,38 @@ int RunScan(const ScanFlags& flags) {
   targets.AddTo(result);
   ApplySuppressions(suppressions, database->rules(), result);
   if (flags.present_only) KeepPresentOnly(result);
-
-  std::ofstream file;
-  if (!flags.output.empty()) {
-    file.open(flags.output, std::ios::binary | std::ios::trunc);
-    if (!file) throw std::runtime_error("cannot write " + flags.output);
+  int exit_code = result.stopped ? StopExitCode() : ExitCodeOf(result);
+  if (state) {
+    // Blobs are committed as they finish; the images and the run's end only now.
+    try {
+      state->RememberImages(result);
+      state->EndRun(result, exit_code);
+    } catch (const StateError& e) {
+      std::fprintf(stderr, "layersift: state file: %s\n", e.what());
+      if (!result.stopped) exit_code = kExitIncomplete;
+    }
   }
-  std::ostream& out = flags.output.empty() ? std::cout : file;
-  ReportOptions report_options;
-  report_options.show_secrets = flags.show_secrets;
-  report_options.include_stats = flags.stats;
-  report_options.color = flags.output.empty() && isatty(STDOUT_FILENO);
-  report_options.rule_set_hash = RuleSetHash(rules);
-  const ReportFormat format = ParseReportFormat(flags.format);
-  PushReport(result, *NewReportWriter(format, result, database->rules(), report_options, out));
-  out.flush();
-  if (!out) throw std::runtime_error("error writing the report");
-  if (format != ReportFormat::kText && !flags.quiet) {
+
+  ReportOutput output;
+  output.format = flags.format;
+  output.output = flags.output;
+  output.show_secrets = flags.show_secrets;
+  output.stats = flags.stats;
+  output.rule_set_hash = rule_set_hash;
+  WriteReport(result, database->rules(), output);
+  if (flags.format != "text" && !flags.quiet) {
     // Machine formats go to the output; a one-line summary still helps the person who ran it.
-    std::fprintf(stderr, "layersift: %zu findings (%llu suppressed), %zu errors, %zu skipped, %.1f MB in %.2f s\n",
+    std::fprintf(stderr, "layersift: %zu findings (%llu suppressed), %zu errors, %zu skipped, %.1f MB in %.2f s",
                  result.findings.size(), static_cast<unsigned long long>(result.findings_suppressed),
                  result.errors.size(), result.skipped.size(),
                  static_cast<double>(result.totals.uncompressed_bytes) / 1e6, result.wall_seconds);
+    if (result.blobs_recalled > 0 || result.blobs_other_shard > 0) {
+      std::fprintf(stderr, "; %llu of %llu layers recalled from %s, %llu left to other shards",
+                   static_cast<unsigned long long>(result.blobs_recalled),
+                   static_cast<unsigned long long>(result.blobs_scanned), state ? state->path().c_str() : "-",
+                   static_cast<unsigned long long>(result.blobs_other_shard));
+    }
+    std::fprintf(stderr, "\n");
     if (flags.stats) {
       const StageStats& s = result.totals;
       std::fprintf(stderr,
@@ -180,8 +198,7 @@ int RunScan(const ScanFlags& flags) {
                    static_cast<unsigned long long>(s.files_binary_skipped));
     }
   }
-  if (result.incomplete()) return kExitIncomplete;
-  return result.findings.empty() ? kExitClean : kExitFindings;
+  return exit_code;
 }
 
 }  // namespace
@@ -201,8 +218,10 @@ int main(int argc, char** argv) {
                        "local path exists), oci:DIR[:TAG] (OCI image layout; every manifest if no tag), "
                        "docker-archive:FILE (docker save output), layer:FILE (one layer blob: "
                        "tar, tar+gzip or tar+zstd), dir:PATH (files as they are), "
-                       "ecr://ACCOUNT/REGION (every repository of an ECR registry; see --include-repo, "
-                       "--tags). A bare path is recognised by its content.")
+                       "ecr://ACCOUNT/REGION (every repository of an ECR registry), "
+                       "registry://HOST[/PREFIX] (every repository of a registry's catalog, or those "
+                       "under PREFIX/; see --include-repo, --tags, --since). A bare path is recognised "
+                       "by its content.")
       ->required();
   scan.rules.AddTo(*scan_cmd);
   scan_cmd->add_option("--format", scan.format,
@@ -265,6 +284,7 @@ int main(int argc, char** argv) {
   scan_cmd->add_flag("--stats", scan.stats, "Print per-stage statistics");
   scan.registry.AddTo(*scan_cmd);
   scan.perimeter.AddTo(*scan_cmd);
+  scan.state.AddTo(*scan_cmd);
 
   ListFlags list;
   CLI::App* list_cmd = app.add_subcommand(
@@ -282,6 +302,8 @@ int main(int argc, char** argv) {
   rule_commands.AddTo(app);
   EcrCommands ecr_commands;
   ecr_commands.AddTo(app);
+  StateCommands state_commands;
+  state_commands.AddTo(app);
 
   try {
     app.parse(argc, argv);
@@ -290,14 +312,23 @@ int main(int argc, char** argv) {
     return rc == 0 ? kExitClean : kExitUsage;
   }
   try {
-    if (scan_cmd->parsed()) return RunScan(scan);
+    if (scan_cmd->parsed()) {
+      std::string arguments;
+      for (int i = 1; i < argc; ++i) arguments += (i > 1 ? " " : "") + std::string(argv[i]);
+      return RunScan(scan, arguments);
+    }
     if (list_cmd->parsed()) return RunList(list);
     int rc = rule_commands.Run();
     if (rc >= 0) return rc;
     rc = ecr_commands.Run();
     if (rc >= 0) return rc;
+    rc = state_commands.Run();
+    if (rc >= 0) return rc;
   } catch (const RuleError& e) {
     std::fprintf(stderr, "layersift: rule error: %s\n", e.what());
+    return kExitUsage;
+  } catch (const StateError& e) {
+    std::fprintf(stderr, "layersift: state file: %s\n", e.what());
     return kExitUsage;
   } catch (const std::invalid_argument& e) {
     std::fprintf(stderr, "layersift: %s\n", e.what());

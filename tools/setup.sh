@@ -9,7 +9,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config git ca-certificates
   libre2-dev libzstd-dev zlib1g-dev libisal-dev libarchive-dev libtbb-dev
-  libvectorscan-dev libcurl4-openssl-dev libssl-dev libtinyxml2-dev
+  libvectorscan-dev libcurl4-openssl-dev libssl-dev libtinyxml2-dev libsqlite3-dev sqlite3
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # tools used by the tests, the corpus generator and the benchmark

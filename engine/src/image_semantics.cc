@@ -1,6 +1,7 @@
 #include "layersift/engine/image_semantics.h"
 
 #include <algorithm>
+#include <stdexcept>
 
 namespace layersift {
 
@@ -89,6 +90,79 @@ bool LayerEntries::Removes(std::string_view path, RemovalReason* reason) const {
     return true;
   }
   return false;
+}
+
+namespace {
+
+constexpr char kEntriesFormat = 1;
+
+void PutVarint(std::string& out, uint64_t value) {
+  while (value >= 0x80) {
+    out.push_back(static_cast<char>((value & 0x7f) | 0x80));
+    value >>= 7;
+  }
+  out.push_back(static_cast<char>(value));
+}
+
+uint64_t GetVarint(std::string_view& in) {
+  uint64_t value = 0;
+  for (int shift = 0; shift < 64; shift += 7) {
+    if (in.empty()) throw std::runtime_error("layer entries: truncated");
+    const uint8_t byte = static_cast<uint8_t>(in.front());
+    in.remove_prefix(1);
+    value |= static_cast<uint64_t>(byte & 0x7f) << shift;
+    if ((byte & 0x80) == 0) return value;
+  }
+  throw std::runtime_error("layer entries: malformed length");
+}
+
+}  // namespace
+
+std::string LayerEntries::Serialize() const {
+  std::string out(1, kEntriesFormat);
+  PutVarint(out, entries_.size());
+  std::string_view previous;
+  for (const Entry& e : entries_) {
+    const std::string_view path = PathOf(e);
+    size_t shared = 0;
+    while (shared < previous.size() && shared < path.size() && previous[shared] == path[shared]) ++shared;
+    out.push_back(static_cast<char>(e.kind));
+    PutVarint(out, shared);
+    PutVarint(out, path.size() - shared);
+    out.append(path.substr(shared));
+    previous = path;
+  }
+  return out;
+}
+
+std::shared_ptr<LayerEntries> LayerEntries::Deserialize(std::string_view in) {
+  if (in.empty() || in.front() != kEntriesFormat) throw std::runtime_error("layer entries: unknown format");
+  in.remove_prefix(1);
+  auto entries = std::make_shared<LayerEntries>();
+  const uint64_t count = GetVarint(in);
+  if (count > in.size()) throw std::runtime_error("layer entries: count larger than the data");
+  entries->entries_.reserve(count);
+  uint32_t previous_begin = 0;
+  for (uint64_t i = 0; i < count; ++i) {
+    if (in.empty()) throw std::runtime_error("layer entries: truncated");
+    const uint8_t kind = static_cast<uint8_t>(in.front());
+    in.remove_prefix(1);
+    if (kind > static_cast<uint8_t>(Kind::kOpaque)) throw std::runtime_error("layer entries: bad kind");
+    const uint64_t shared = GetVarint(in);
+    const uint64_t rest = GetVarint(in);
+    const uint64_t previous_size = i == 0 ? 0 : entries->entries_.back().path_size;
+    if (shared > previous_size || rest > in.size()) throw std::runtime_error("layer entries: bad path length");
+    const uint32_t begin = static_cast<uint32_t>(entries->paths_.size());
+    // The shared prefix is copied from the previous path (append may reallocate: copy by index).
+    for (uint64_t k = 0; k < shared; ++k) entries->paths_.push_back(entries->paths_[previous_begin + k]);
+    entries->paths_.append(in.substr(0, rest));
+    in.remove_prefix(rest);
+    entries->entries_.push_back(Entry{begin, static_cast<uint32_t>(shared + rest), static_cast<Kind>(kind)});
+    previous_begin = begin;
+  }
+  if (!in.empty()) throw std::runtime_error("layer entries: trailing bytes");
+  entries->Index();
+  return entries;
 }
 
 Presence PresenceOf(const std::vector<const LayerEntries*>& layers, int layer, std::string_view path) {

@@ -519,15 +519,20 @@ std::string FindingFingerprint(const Finding& f, const ScanResult& result,
     }
   }
   if (location.empty()) location = result.targets[f.target_index].spec;
-  std::string key = rules[f.rule_index].id;
+  return FingerprintOf(rules[f.rule_index].id, location, f.path, f.offset, f.facts.sha256);
+}
+
+std::string FingerprintOf(std::string_view rule_id, std::string_view location, std::string_view path,
+                          uint64_t offset, std::string_view secret_sha256) {
+  std::string key(rule_id);
   key.push_back('\0');
   key += location;
   key.push_back('\0');
-  key += f.path;
+  key += path;
   key.push_back('\0');
-  key += std::to_string(f.offset);
+  key += std::to_string(offset);
   key.push_back('\0');
-  key += f.facts.sha256;
+  key += secret_sha256;
   return Sha256::HexOf(key).substr(0, 32);
 }
 

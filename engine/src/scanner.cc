@@ -561,7 +561,7 @@ void ScanRun::CompleteJob(uint32_t job_id) {
   // A blob cut short by a stop is not worth keeping: the next run reads it again anyway.
   if (options_.memory != nullptr && !state.stopped && !assembling_) {
     try {
-      options_.memory->RememberBlob(layer, state.findings_done);
+      options_.memory->RememberBlob(layer, state.findings_done, state.errors);
     } catch (const std::exception& e) {
       state.errors.push_back(std::string("state store: ") + e.what());
     }

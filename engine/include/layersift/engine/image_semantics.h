@@ -4,6 +4,7 @@
 #define LAYERSIFT_ENGINE_IMAGE_SEMANTICS_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,6 +41,12 @@ class LayerEntries {
 
   // Whether this layer removes `path` of a lower layer, and why. Requires Index().
   bool Removes(std::string_view path, RemovalReason* reason) const;
+
+  // A compact form for the state store (sorted paths, each stored as the length it shares with
+  // the previous one and the rest), and back. Requires Index(); Deserialize returns an indexed
+  // object and throws std::runtime_error for bytes that are not a serialized LayerEntries.
+  std::string Serialize() const;
+  static std::shared_ptr<LayerEntries> Deserialize(std::string_view bytes);
 
  private:
   struct Entry {

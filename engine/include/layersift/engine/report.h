@@ -54,6 +54,10 @@ SecretFacts SecretFactsOf(std::string_view secret, uint64_t line, uint64_t colum
 // Stable per rule, location (layer digest or target, path, offset) and secret.
 std::string FindingFingerprint(const Finding& finding, const ScanResult& result,
                                const std::vector<Rule>& rules);
+// The same from its parts: `location` is the layer or config blob's digest (or the target, for
+// directories).
+std::string FingerprintOf(std::string_view rule_id, std::string_view location, std::string_view path,
+                          uint64_t offset, std::string_view secret_sha256);
 
 inline constexpr std::string_view kReportSchemaVersion = "1";
 

@@ -256,8 +256,9 @@ class ScanMemory {
   virtual std::string LastError(const std::string& digest) = 0;
   // A blob read in this run is done (complete or not): called once per blob, as soon as its last
   // chunk is matched, from whichever scan thread finished it; must not block for long. The
-  // findings' target, image and layer indexes are not set yet.
-  virtual void RememberBlob(const LayerResult& blob, const std::vector<Finding>& findings) = 0;
+  // findings' target, image and layer indexes are not set yet; `errors` say why it is incomplete.
+  virtual void RememberBlob(const LayerResult& blob, const std::vector<Finding>& findings,
+                            const std::vector<std::string>& errors) = 0;
 };
 
 class Scanner {
