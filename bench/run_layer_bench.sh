@@ -379,7 +379,8 @@ median_of() { # row wall|cpu|rss
     awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
 }
 
-scan=("$bin" scan --quiet --format json --output /dev/null "${scan_flags[@]}")
+# --no-state: every run reads every layer (a state file would recall them).
+scan=("$bin" scan --quiet --no-state --format json --output /dev/null "${scan_flags[@]}")
 starter_ids=$(grep -v '^#' "$repo_root/bench/starter-rules.txt" | grep . | paste -sd, -)
 rule_count=$("$bin" rules list --format json | python3 -c 'import json, sys; print(sum(r["enabled"] for r in json.load(sys.stdin)))')
 
@@ -448,7 +449,7 @@ dirty=$(git -C "$repo_root" status --porcelain 2>/dev/null | grep -q . && echo "
   echo "- kernel: $(uname -srm)"
   echo "- load average before / after: $load_before / $load_after"
   echo "- layersift: \`$bin\`${layersift_version:+ ($layersift_version)}, repository at $commit$dirty"
-  echo "- scan flags: \`scan --quiet --format json --output /dev/null${scan_flags[*]:+ ${scan_flags[*]}}\`"
+  echo "- scan flags: \`scan --quiet --no-state --format json --output /dev/null${scan_flags[*]:+ ${scan_flags[*]}}\`"
   echo "- rule set: the $rule_count enabled built-in rules; the starter-set row adds \`--only-rules\` with bench/starter-rules.txt"
   echo "- baselines: $(igzip --version 2>&1 | head -n 1), $(zstd --version 2>&1 | head -n 1 | tr -d '*' | xargs)"
   echo "- method: median of $runs runs after 1 warm-up, page cache warm, \`/usr/bin/time\`;" \

@@ -338,8 +338,8 @@ class Suite:
         report = self.work / f"{key}.json"
         pin = ["taskset", "-c", str(pin_cpu)] if pin_cpu is not None else []
         return Row(key, label,
-                   [*pin, str(self.layersift), "scan", "--quiet", "--format", "json", "--output",
-                    str(report), *flags, *targets],
+                   [*pin, str(self.layersift), "scan", "--quiet", "--no-state", "--format", "json",
+                    "--output", str(report), *flags, *targets],
                    data_bytes, ok_codes=(0, 1), stats_json=report,
                    cores=1 if pin_cpu is not None else None)
 

@@ -17,4 +17,7 @@ def main(module):
     args, rest = parser.parse_known_args()
     args.binary, args.corpus = os.path.abspath(args.binary), os.path.abspath(args.corpus)
     module.ARGS = args
+    # Scans recall layers from a state file by default: tests that scan the same image twice must
+    # read it twice, so the state is off unless a test gives --state (tests/state_test.py does).
+    os.environ["LAYERSIFT_STATE"] = "off"
     unittest.main(module=module, argv=[sys.argv[0], *rest], verbosity=2)

@@ -11,7 +11,7 @@ token it hands out, so the registry really refuses expired tokens).
 - `ecr repos` / `ecr images` page through nextToken and survive throttling; `ecr verify`
   prints the right table for full, partial and invalid credentials.
 - A perimeter scan of 20 repositories with include/exclude globs scans exactly the chosen ones;
-  --tags all, --untagged and archived images.
+  --tags all, --untagged and archived images; --since keeps the images pushed at or after it.
 
 Run by ctest as: ecr_test.py --binary build/layersift --corpus build/corpus --source .
 """
@@ -434,7 +434,7 @@ class PerimeterTest(EcrTestBase):
         super().setUpClass()
         for name in PERIMETER_REPOS:
             if name != "demo":
-                cls.reg.upload_layout(corpus("oci-demo") + ":demo", f"{name}:latest")
+                cls.demo = cls.reg.upload_layout(corpus("oci-demo") + ":demo", f"{name}:latest")
         # svc-1 also holds an older image under another tag, and an untagged one
         cls.old = cls.reg.upload_layout(corpus("oci-semantics") + ":semantics", "svc-1:v0")
         # an untagged image: its tag moved on to another image (the registry keeps it by digest)
@@ -501,9 +501,61 @@ class PerimeterTest(EcrTestBase):
         self.assertEqual(len(report["targets"]), 1)
 
     def test_perimeter_flags_need_a_perimeter(self):
-        rc, _, out = self.scan([corpus("oci-demo")], self.env(), "--include-repo", "x")
-        self.assertEqual(rc, 2, out)
-        self.assertIn("apply to ECR perimeters", out)
+        for flag in (["--include-repo", "x"], ["--since", "2026-01-01"]):
+            with self.subTest(flag=flag[0]):
+                rc, _, out = self.scan([corpus("oci-demo")], self.env(), *flag)
+                self.assertEqual(rc, 2, out)
+                self.assertIn("apply to perimeters", out)
+
+    def test_since_keeps_images_pushed_at_or_after_it(self):
+        # svc-1: `latest` and `tmp` are the demo image, `v0` the older semantics one. Push times
+        # are per digest, one second apart around the date.
+        self.aws.pushed_at[self.demo] = 1767225600  # 2026-01-01T00:00:00Z
+        self.aws.pushed_at[self.old] = 1767225599
+        perimeter = [f"ecr://{ACCOUNT}/{REGION}"]
+        env = self.env(LAYERSIFT_STATE="off")  # no state store: every scan lists and scans afresh
+        svc_1_all = ["--include-repo", "svc-1", "--tags", "all"]
+        try:
+            rc, report, out = self.scan(perimeter, env, *svc_1_all, "--since", "2026-01-01")
+            self.assertEqual(rc, 1, out)
+            self.assertEqual(report["errors"], [], out)
+            self.assertEqual({t["target"] for t in report["targets"]},
+                             {f"docker://{ECR_HOST}/svc-1@{self.demo}"})
+            self.assertEqual(finding_keys(report), finding_keys(self.local))
+            # older images are not part of the perimeter: neither scanned nor skipped, only counted
+            self.assertFalse([s for s in report["skipped"] if self.old in s["target"]], report["skipped"])
+            self.assertIn("1 repositories, 1 images to scan, 0 skipped, 1 pushed before --since 2026-01-01",
+                          out)
+            # an ISO 8601 time one second later leaves the demo image out too
+            rc, report, out = self.scan(perimeter, env, *svc_1_all, "--since", "2026-01-01T00:00:01Z")
+            self.assertEqual(rc, 0, out)
+            self.assertEqual((report["targets"], report["errors"]), ([], []))
+            self.assertIn("0 images to scan, 0 skipped, 2 pushed before --since 2026-01-01T00:00:01Z", out)
+            # --tags latest stays the image tagged `latest`: when that one is older, the newer `v0`
+            # is not taken in its place
+            self.aws.pushed_at[self.demo] = 1735689600  # 2025-01-01
+            rc, report, out = self.scan(perimeter, env, "--include-repo", "svc-1", "--since", "2025-06-01")
+            self.assertEqual(rc, 0, out)
+            self.assertEqual(report["targets"], [])
+            self.assertIn("1 pushed before --since 2025-06-01", out)
+            # without --since both images are in the perimeter again
+            rc, report, out = self.scan(perimeter, env, *svc_1_all)
+            self.assertEqual(rc, 1, out)
+            self.assertEqual(len(report["targets"]), 2)
+            self.assertNotIn("pushed before", out)
+        finally:
+            self.aws.pushed_at.pop(self.demo, None)
+            self.aws.pushed_at.pop(self.old, None)
+
+    def test_malformed_since_is_a_usage_error_before_any_listing(self):
+        for since in ("2026-13-01", "2026-02-30", "2026-1-1", "01/02/2026", "2026-01-01T12:00:00+02:00"):
+            with self.subTest(since=since):
+                self.aws.clear_requests()
+                rc, _, out = self.scan([f"ecr://{ACCOUNT}/{REGION}"], self.env(LAYERSIFT_STATE="off"),
+                                       "--since", since)
+                self.assertEqual(rc, 2, out)
+                self.assertIn(f"--since {since}: not a date", out)
+                self.assertEqual(self.calls("ecr:DescribeRepositories"), [])
 
     def test_denied_listing_is_an_error_of_that_target_only(self):
         self.aws.deny("ecr:DescribeRepositories", reason="identity")

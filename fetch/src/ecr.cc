@@ -4,10 +4,12 @@
 
 #include <algorithm>
 #include <cctype>
+#include <ctime>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "aws_call.h"
 #include "layersift/fetch/http_parse.h"
 
 namespace layersift {
@@ -259,16 +261,41 @@ bool RepositoryGlobMatch(const std::string& glob, const std::string& name) {
   return fnmatch(glob.c_str(), name.c_str(), 0) == 0;
 }
 
+bool RepositoryChosen(const std::vector<std::string>& include,
+                      const std::vector<std::string>& exclude, const std::string& name) {
+  const auto matches_any = [&name](const std::vector<std::string>& globs) {
+    return std::any_of(globs.begin(), globs.end(),
+                       [&](const std::string& glob) { return RepositoryGlobMatch(glob, name); });
+  };
+  return (include.empty() || matches_any(include)) && !matches_any(exclude);
+}
+
+std::optional<double> ParseUtcDateTime(const std::string& text) {
+  constexpr size_t kDateLength = 10;  // YYYY-MM-DD
+  const bool date_only = text.size() == kDateLength;
+  const std::optional<AwsClock::time_point> parsed =
+      ParseIso8601(date_only ? text + "T00:00:00Z" : text);
+  if (!parsed) return std::nullopt;
+  // strptime takes "2026-1-1" and "2026-02-30" (which timegm turns into March 2): printing the
+  // time back and comparing refuses both, so a typo is an error instead of another day.
+  const std::time_t seconds = AwsClock::to_time_t(*parsed);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char canonical[32];
+  std::strftime(canonical, sizeof canonical, "%Y-%m-%dT%H:%M:%S", &tm);
+  const std::string expected = date_only ? text + "T00:00:00" : text.substr(0, 19);
+  if (expected != canonical) return std::nullopt;
+  return static_cast<double>(seconds);
+}
+
 EcrPerimeter ResolveEcrPerimeter(EcrClient& client, const std::string& host, const EcrPerimeterOptions& options) {
   EcrPerimeter perimeter;
   perimeter.host = host;
-  const auto matches_any = [](const std::vector<std::string>& globs, const std::string& name) {
-    return std::any_of(globs.begin(), globs.end(), [&](const std::string& glob) { return RepositoryGlobMatch(glob, name); });
-  };
   for (const EcrRepository& repository : client.DescribeRepositories()) {
-    if (!options.include_repositories.empty() && !matches_any(options.include_repositories, repository.name)) continue;
-    if (matches_any(options.exclude_repositories, repository.name)) continue;
-    perimeter.repositories.push_back(repository.name);
+    if (RepositoryChosen(options.include_repositories, options.exclude_repositories,
+                         repository.name)) {
+      perimeter.repositories.push_back(repository.name);
+    }
   }
   std::sort(perimeter.repositories.begin(), perimeter.repositories.end());
   for (const std::string& repository : perimeter.repositories) {
@@ -292,6 +319,10 @@ EcrPerimeter ResolveEcrPerimeter(EcrClient& client, const std::string& host, con
       if (pick && digests.insert(image.digest).second) chosen.push_back(&image);
     }
     for (const EcrImage* image : chosen) {
+      if (image->pushed_at > 0 && image->pushed_at < options.pushed_since) {
+        ++perimeter.images_pushed_before;
+        continue;
+      }
       EcrPerimeterImage entry;
       entry.repository = repository;
       entry.digest = image->digest;

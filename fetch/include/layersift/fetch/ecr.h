@@ -107,6 +107,11 @@ struct EcrPerimeterOptions {
   // tagged image; true ("all"): every tagged image, each digest once.
   bool all_tags = false;
   bool untagged = false;  // also every untagged image
+  // Unix seconds; 0 = no limit. Of the images chosen above, those pushed (imagePushedAt) before
+  // this are left out of the perimeter and only counted: it narrows what the tags chose rather
+  // than what they choose from, so "latest" stays the image tagged `latest` and is left out when
+  // that image is older. An image whose push time ECR does not give is kept: unknown is not old.
+  double pushed_since = 0;
 };
 
 struct EcrPerimeterImage {
@@ -121,6 +126,7 @@ struct EcrPerimeter {
   std::string host;                       // the registry host references use
   std::vector<std::string> repositories;  // chosen, in name order
   std::vector<EcrPerimeterImage> images;  // chosen (and skipped), by repository then push time
+  size_t images_pushed_before = 0;        // chosen, but left out by pushed_since
 };
 
 EcrPerimeter ResolveEcrPerimeter(EcrClient& client, const std::string& host, const EcrPerimeterOptions& options);
@@ -165,8 +171,18 @@ std::string EcrIdentityPolicy(const std::vector<std::string>& actions, const std
 // A repository policy statement (JSON) that lets `principal_arn` do `actions` on the repository.
 std::string EcrRepositoryPolicy(const std::vector<std::string>& actions, const std::string& principal_arn);
 
-// Whether a repository name matches a glob (exposed for tests).
+// Whether a repository name matches a glob (fnmatch without flags: `*` also matches '/').
 bool RepositoryGlobMatch(const std::string& glob, const std::string& name);
+// Whether a perimeter takes the repository `name`: it matches one of `include` (or `include` is
+// empty) and none of `exclude`. ECR and plain-registry perimeters choose their repositories by
+// this one rule, so --include-repo and --exclude-repo mean the same for both.
+bool RepositoryChosen(const std::vector<std::string>& include,
+                      const std::vector<std::string>& exclude, const std::string& name);
+
+// The DATE of `scan --since`: YYYY-MM-DD (midnight UTC) or an ISO 8601 UTC time
+// ("2026-01-01T12:00:00Z", also with fractional seconds, which are dropped, or "+00:00"), as unix
+// seconds. nullopt when it is neither, or names no real day or time (2026-02-30, 2026-1-1).
+std::optional<double> ParseUtcDateTime(const std::string& text);
 
 }  // namespace layersift
 
