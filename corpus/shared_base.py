@@ -32,14 +32,17 @@ class Image:
 
 class SharedBaseImages:
     def __init__(self, root: pathlib.Path, count: int, seed: int, base_file_kib: int = 8,
-                 base_files: int = 400):
+                 base_files: int = 400, app_files: int = 20, app_file_kib: int = 0):
         self.root = pathlib.Path(root)
         self.count = count
         self.rng = random.Random(seed)
         self.maker = gen.SecretMaker(self.rng, gen.builtin_min_entropy())
         self.filler = gen.Filler(self.rng)
+        self.app_files = app_files
+        self.app_file_kib = app_file_kib  # 0: small source files
         self.plants: list[gen.Plant] = []
         self.images: list[Image] = []
+        self._blobs: dict[int, tuple[bytes, bytes]] = {}
         self.base_os = self._base_os(base_files, base_file_kib)
         self.runtime_a = self._runtime("a", delete_base_env=False)
         self.runtime_b = self._runtime("b", delete_base_env=True)
@@ -78,12 +81,25 @@ class SharedBaseImages:
     def _app(self, i: int) -> gen.Layer:
         stripe = self._plant(self.maker.token("stripe-secret-key"))
         slack = self._plant(self.maker.token("slack-bot-token"))
-        members = [gen.text_file(f"app/src/handler{n:02d}.py", self.filler.python(10))
-                   for n in range(20)]
+        members = [gen.text_file(f"app/src/handler{n:02d}.py",
+                                 self._text(self.app_file_kib) if self.app_file_kib else self.filler.python(10))
+                   for n in range(self.app_files)]
         members.append(gen.text_file(f"app/config/app{i:02d}.env",
                                      f"STRIPE_KEY={stripe.secret}\nSLACK_TOKEN={slack.secret}\n",
                                      plants=[stripe, slack]))
         return gen.Layer(gen.with_parent_dirs(members), "gzip", f"COPY app{i:02d} /app")
+
+    def _blob(self, layer: gen.Layer) -> tuple[bytes, bytes]:
+        """The layer's tar and its gzip, made once for each shared layer."""
+        shared = layer in (self.base_os, self.runtime_a, self.runtime_b)
+        key = id(layer)  # the shared layers live as long as this object: their ids stay theirs
+        if not shared or key not in self._blobs:
+            tar = layer.tar
+            blob = (tar, gen.gzip_bytes(tar))
+            if not shared:
+                return blob
+            self._blobs[key] = blob
+        return self._blobs[key]
 
     def _write(self, i: int) -> Image:
         layers = [self.base_os, self.runtime_a if i % 2 == 0 else self.runtime_b, self._app(i)]
@@ -94,7 +110,12 @@ class SharedBaseImages:
         config = gen.config_dict(gen.history_of([layer.created_by for layer in layers]),
                                  config={"Env": env, "Cmd": ["/app/start"]})
         layout = self.root / f"img{i:02d}"
-        gen.write_oci_image(layout, "v1", layers, config)
+        # As gen.write_oci_image, but each shared layer is tarred and compressed once.
+        oci = gen.OciLayout(layout)
+        blobs = [self._blob(layer) for layer in layers]
+        descriptors = [oci.put_layer(compressed, gen.MT_LAYER_GZIP) for _, compressed in blobs]
+        oci.add_image("v1", gen.config_bytes(config, [tar for tar, _ in blobs]), descriptors)
+        oci.finish()
         index = json.loads((layout / "index.json").read_text())
         manifest_digest = index["manifests"][0]["digest"]
         manifest = json.loads((layout / "blobs" / "sha256" / manifest_digest[7:]).read_text())

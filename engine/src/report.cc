@@ -106,7 +106,9 @@ ordered_json StatsJson(const ScanResult& result) {
   j["gzip_backend"] = std::string(GzipBackendName());
   j["layers"] = result.layer_uses;
   j["layers_failed"] = std::count_if(result.layers.begin(), result.layers.end(),
-                                     [](const LayerResult& l) { return !l.complete; });
+                                     [](const LayerResult& l) {
+                                       return !l.complete && l.source != BlobSource::kOtherShard;
+                                     });
   j["stored_bytes"] = s.stored_bytes;
   j["uncompressed_bytes"] = s.uncompressed_bytes;
   j["uncompressed_mb_per_second"] = MegabytesPerSecond(s.uncompressed_bytes, result.wall_seconds);
@@ -120,6 +122,8 @@ ordered_json StatsJson(const ScanResult& result) {
   j["bytes_scanned"] = s.bytes_scanned;
   j["layer_uses"] = result.layer_uses;
   j["blobs_scanned"] = result.blobs_scanned;
+  j["blobs_recalled"] = result.blobs_recalled;  // from the state file, not read
+  j["blobs_other_shard"] = result.blobs_other_shard;
   j["config_files_scanned"] = result.config_files_scanned;
   j["archives_expanded"] = s.archives_expanded;
   j["archive_members"] = s.archive_members;
@@ -196,6 +200,9 @@ ordered_json TargetsJson(const ScanResult& result) {
       if (entry["digest"].is_null() && !layer.digest.empty()) entry["digest"] = layer.digest;
       entry["compression"] = layer.compression;
       entry["complete"] = layer.complete;
+      entry["source"] = layer.source == BlobSource::kRecalled     ? "state"
+                        : layer.source == BlobSource::kOtherShard ? "other-shard"
+                                                                  : "read";
     }
   }
   return targets;
@@ -354,16 +361,20 @@ class TextWriter final : public ReportSink {
       }
     }
     const StageStats& s = result_.totals;
-    char line[512];
+    const uint64_t blobs_read = result_.blobs_scanned - result_.blobs_recalled - result_.blobs_other_shard;
+    std::string elsewhere;
+    if (result_.blobs_recalled > 0) elsewhere += ", " + std::to_string(result_.blobs_recalled) + " recalled from the state file";
+    if (result_.blobs_other_shard > 0) elsewhere += ", " + std::to_string(result_.blobs_other_shard) + " left to other shards";
+    char line[640];
     std::snprintf(line, sizeof(line),
                   "\n%zu finding%s (%zu distinct secret%s), %zu error%s, %zu skipped; %llu layer%s "
-                  "(%llu blob%s read), %llu files scanned, %.1f MB uncompressed in %.2f s (%.0f MB/s)\n",
+                  "(%llu blob%s read%s), %llu files scanned, %.1f MB uncompressed in %.2f s (%.0f MB/s)\n",
                   result_.findings.size(), result_.findings.size() == 1 ? "" : "s",
                   groups_.size(), groups_.size() == 1 ? "" : "s",
                   result_.errors.size(), result_.errors.size() == 1 ? "" : "s",
                   result_.skipped.size(),
                   static_cast<unsigned long long>(result_.layer_uses), result_.layer_uses == 1 ? "" : "s",
-                  static_cast<unsigned long long>(result_.blobs_scanned), result_.blobs_scanned == 1 ? "" : "s",
+                  static_cast<unsigned long long>(blobs_read), blobs_read == 1 ? "" : "s", elsewhere.c_str(),
                   static_cast<unsigned long long>(s.files_scanned),
                   static_cast<double>(s.uncompressed_bytes) / 1e6, result_.wall_seconds,
                   MegabytesPerSecond(s.uncompressed_bytes, result_.wall_seconds));

@@ -608,7 +608,7 @@ class StateStore::Impl {
       const std::string compressed = scan.Blob(3);
       try {
         blob.entries = LayerEntries::Deserialize(Decompress(compressed.data(), compressed.size()));
-      } catch (const std::exception& e) {
+      } catch (const std::exception&) {
         return std::nullopt;  // unreadable: the blob is read again, which rewrites it
       }
     }
