@@ -392,12 +392,13 @@ class StateStore::Impl {
     // Concurrent runs on one file (two scans, a report during a scan) wait for each other's
     // transactions instead of failing.
     sqlite3_busy_timeout(db_, 60000);
+    const int version = CheckOwnership();  // before anything changes a file that is not ours
     Exec("PRAGMA journal_mode=WAL");
     // In WAL mode a commit survives the process being killed without an fsync per transaction;
     // only a power loss can take the last ones back, and the next run redoes those.
     Exec("PRAGMA synchronous=NORMAL");
     Exec("PRAGMA foreign_keys=OFF");
-    Migrate();
+    Migrate(version);
   }
 
   void Exec(const std::string& sql) {
@@ -417,7 +418,8 @@ class StateStore::Impl {
     return stmt.Step() ? static_cast<int>(stmt.Int(0)) : 0;
   }
 
-  void Migrate() {
+  // Refuses another program's database and one of a newer schema; returns the schema version.
+  int CheckOwnership() {
     const int version = PragmaInt("user_version");
     const int application = PragmaInt("application_id");
     if (version == 0) {
@@ -432,6 +434,10 @@ class StateStore::Impl {
       throw StateError(path_ + " has state schema version " + std::to_string(version) + ", newer than this layersift knows (" +
                        std::to_string(kStateSchemaVersion) + "): use a newer layersift");
     }
+    return version;
+  }
+
+  void Migrate(int version) {
     for (const Migration& migration : kMigrations) {
       if (migration.version <= version) continue;
       Exec("BEGIN IMMEDIATE");
