@@ -50,9 +50,7 @@ struct ScanFlags {
   std::string max_archive_expanded = "1GiB";
   uint64_t max_archive_ratio = 100;
   std::string max_zip_size = "256MiB";
-  std::string baseline;
-  std::vector<std::string> ignore_files;
-  bool no_ignore_file = false;
+  SuppressionFlags suppressions;
   RegistryFlags registry;
   PerimeterFlags perimeter;
   StateFlags state;
@@ -88,18 +86,6 @@ int RunList(const ListFlags& flags) {
   return kExitClean;
 }
 
-// The baseline and ignore files the user named, and ./.layersiftignore if there is one.
-Suppressions LoadSuppressions(const ScanFlags& flags) {
-  Suppressions suppressions;
-  if (!flags.baseline.empty()) suppressions.AddBaselineReport(flags.baseline);
-  for (const std::string& file : flags.ignore_files) suppressions.AddIgnoreFile(file);
-  if (!flags.no_ignore_file && flags.ignore_files.empty()) {
-    const std::string local(kIgnoreFileName);
-    if (access(local.c_str(), F_OK) == 0) suppressions.AddIgnoreFile(local);
-  }
-  return suppressions;
-}
-
 void PrintProgress(const ScanProgress& p) {
   const double mb_done = static_cast<double>(p.stored_bytes_done) / 1e6;
   const double rate = p.elapsed_seconds > 0 ? mb_done / p.elapsed_seconds : 0;
@@ -121,7 +107,16 @@ int RunScan(const ScanFlags& flags, const std::string& arguments) {
   MatcherOptions matcher_options;
   matcher_options.engine = ParseMatchEngine(flags.rules.engine);
   const std::vector<Rule> rules = flags.rules.Load();
-  const auto database = PatternDatabase::Compile(rules, matcher_options);
+  // Findings refer to the enabled rules; the matcher is compiled only if some layer must be read
+  // (a scan that recalls every layer from the state file never needs it).
+  std::vector<Rule> enabled;
+  std::copy_if(rules.begin(), rules.end(), std::back_inserter(enabled), [](const Rule& r) { return r.enabled; });
+  if (enabled.empty()) throw RuleError("no enabled rule to scan with");
+  std::unique_ptr<const PatternDatabase> database;
+  const auto compile = [&]() -> const PatternDatabase& {
+    if (!database) database = PatternDatabase::Compile(rules, matcher_options);
+    return *database;
+  };
 
   ScanOptions options;
   options.threads = flags.threads;
@@ -134,7 +129,7 @@ int RunScan(const ScanFlags& flags, const std::string& arguments) {
   options.max_archive_ratio = flags.max_archive_ratio;
   options.max_zip_bytes = ParseByteSize(flags.max_zip_size, "--max-zip-size");
   options.registry = flags.registry.Options();
-  const Suppressions suppressions = LoadSuppressions(flags);  // bad files: usage error, before scanning
+  const Suppressions suppressions = flags.suppressions.Load();  // bad files: usage error, before scanning
   if (!flags.no_default_excludes) options.excluded_path_patterns = DefaultExcludedPathPatterns();
   options.excluded_path_patterns.insert(options.excluded_path_patterns.end(),
                                         flags.exclude_paths.begin(), flags.exclude_paths.end());
@@ -144,16 +139,16 @@ int RunScan(const ScanFlags& flags, const std::string& arguments) {
 
   const std::string rule_set_hash = RuleSetHash(rules);
   const std::unique_ptr<StateStore> state =
-      flags.state.Open(database->rules(), rule_set_hash, arguments, flags.show_secrets, options);
+      flags.state.Open(enabled, rule_set_hash, arguments, flags.show_secrets, options);
   options.stop = InstallStopHandler();
 
   const ExpandedTargets targets =
       ExpandPerimeters(flags.targets, flags.perimeter, options.registry, flags.quiet);
 
-  ScanResult result = Scanner(*database, options).Scan(targets.specs);
+  ScanResult result = Scanner(compile, enabled, options).Scan(targets.specs);
   if (show_progress) std::fprintf(stderr, "\r\033[K");
   targets.AddTo(result);
-  ApplySuppressions(suppressions, database->rules(), result);
+  ApplySuppressions(suppressions, enabled, result);
   if (flags.present_only) KeepPresentOnly(result);
   int exit_code = result.stopped ? StopExitCode() : ExitCodeOf(result);
   if (state) {
@@ -173,7 +168,7 @@ int RunScan(const ScanFlags& flags, const std::string& arguments) {
   output.show_secrets = flags.show_secrets;
   output.stats = flags.stats;
   output.rule_set_hash = rule_set_hash;
-  WriteReport(result, database->rules(), output);
+  WriteReport(result, enabled, output);
   if (flags.format != "text" && !flags.quiet) {
     // Machine formats go to the output; a one-line summary still helps the person who ran it.
     std::fprintf(stderr, "layersift: %zu findings (%llu suppressed), %zu errors, %zu skipped, %.1f MB in %.2f s",
@@ -271,15 +266,7 @@ int main(int argc, char** argv) {
   scan_cmd->add_option("--max-zip-size", scan.max_zip_size,
                        "Zip archives are read into memory to be expanded; larger ones are "
                        "reported as skipped (default 256MiB)");
-  scan_cmd->add_option("--baseline", scan.baseline,
-                       "A previous JSON report (--format json): its findings are not reported "
-                       "again (matched by fingerprint; counted as suppressed)");
-  scan_cmd->add_option("--ignore-file", scan.ignore_files,
-                       "File of finding fingerprints to suppress, one per line, # comments "
-                       "(repeatable; default: ./.layersiftignore if it exists)")
-      ->allow_extra_args(false);
-  scan_cmd->add_flag("--no-ignore-file", scan.no_ignore_file,
-                     "Do not read ./.layersiftignore");
+  scan.suppressions.AddTo(*scan_cmd);
   scan_cmd->add_flag("-q,--quiet", scan.quiet, "No progress line or summary on stderr");
   scan_cmd->add_flag("--stats", scan.stats, "Print per-stage statistics");
   scan.registry.AddTo(*scan_cmd);

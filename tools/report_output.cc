@@ -22,10 +22,33 @@ void WriteReport(const ScanResult& result, const std::vector<Rule>& rules, const
   options.include_stats = output.stats;
   options.color = output.output.empty() && isatty(STDOUT_FILENO);
   options.rule_set_hash = output.rule_set_hash;
+  options.from_state = output.from_state;
   const ReportFormat format = ParseReportFormat(output.format);
   PushReport(result, *NewReportWriter(format, result, rules, options, out));
   out.flush();
   if (!out) throw std::runtime_error("error writing the report");
+}
+
+void SuppressionFlags::AddTo(CLI::App& command) {
+  command.add_option("--baseline", baseline,
+                     "A previous JSON report (--format json): its findings are not reported "
+                     "again (matched by fingerprint; counted as suppressed)");
+  command.add_option("--ignore-file", ignore_files,
+                     "File of finding fingerprints to suppress, one per line, # comments "
+                     "(repeatable; default: ./.layersiftignore if it exists)")
+      ->allow_extra_args(false);
+  command.add_flag("--no-ignore-file", no_ignore_file, "Do not read ./.layersiftignore");
+}
+
+Suppressions SuppressionFlags::Load() const {
+  Suppressions suppressions;
+  if (!baseline.empty()) suppressions.AddBaselineReport(baseline);
+  for (const std::string& file : ignore_files) suppressions.AddIgnoreFile(file);
+  if (!no_ignore_file && ignore_files.empty()) {
+    const std::string local(kIgnoreFileName);
+    if (access(local.c_str(), F_OK) == 0) suppressions.AddIgnoreFile(local);
+  }
+  return suppressions;
 }
 
 int ExitCodeOf(const ScanResult& result) {

@@ -3,11 +3,14 @@
 #ifndef LAYERSIFT_TOOLS_REPORT_OUTPUT_H_
 #define LAYERSIFT_TOOLS_REPORT_OUTPUT_H_
 
+#include <CLI/CLI.hpp>
+
 #include <string>
 #include <vector>
 
 #include "layersift/engine/report.h"
 #include "layersift/engine/scanner.h"
+#include "layersift/engine/suppression.h"
 
 namespace layersift {
 
@@ -17,6 +20,19 @@ struct ReportOutput {
   bool show_secrets = false;
   bool stats = false;
   std::string rule_set_hash;
+  bool from_state = false;
+};
+
+// --baseline, --ignore-file, --no-ignore-file: findings not to report again.
+struct SuppressionFlags {
+  std::string baseline;
+  std::vector<std::string> ignore_files;
+  bool no_ignore_file = false;
+
+  void AddTo(CLI::App& command);
+  // The baseline and ignore files named, and ./.layersiftignore if there is one. Throws
+  // std::invalid_argument for a file that cannot be used.
+  Suppressions Load() const;
 };
 
 // Writes `result` with `rules`; throws std::runtime_error if the output cannot be written.

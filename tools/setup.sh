@@ -18,6 +18,8 @@ packages=(
   python3-jsonschema
   # the SigV4 tests compare with botocore's signer; the fake AWS self-test uses botocore as a client
   python3-botocore
+  # the README examples test parses the Kubernetes manifests
+  python3-yaml
   # the registry tests: a real registry, skopeo to push to it, htpasswd for Basic auth, openssl
   # to sign the test token server's tokens, curl for the fixtures' self-test
   docker-registry skopeo apache2-utils openssl curl

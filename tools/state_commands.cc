@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <ctime>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -13,6 +14,7 @@
 
 #include "exit_codes.h"
 #include "layersift/engine/suppression.h"
+#include "layersift/fetch/ecr.h"
 
 namespace layersift {
 namespace {
@@ -52,20 +54,18 @@ std::unique_ptr<StateStore> OpenExisting(const std::string& flag) {
   return StateStore::Open(path);
 }
 
-// "2026-01-31" or "2026-01-31T12:00:00Z" as the store writes times ("...T12:00:00.000Z"), so that
-// they compare as text.
+// A --since DATE as the store writes times ("2026-01-31T12:00:00.000Z"), so that they compare as
+// text.
 std::string NormalizeSince(const std::string& text) {
-  int year, month, day, hour = 0, minute = 0, second = 0;
-  char tail = 0;
-  const bool date_only = std::sscanf(text.c_str(), "%4d-%2d-%2d%c", &year, &month, &day, &tail) == 3;
-  const bool date_time =
-      std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2dZ%c", &year, &month, &day, &hour, &minute, &second, &tail) == 6;
-  if ((!date_only && !date_time) || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 ||
-      second > 60) {
-    throw std::invalid_argument("--since " + text + ": expected YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC)");
+  const std::optional<double> seconds = ParseUtcDateTime(text);
+  if (!seconds) {
+    throw std::invalid_argument("--since " + text + ": not a date; give YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC)");
   }
+  const std::time_t t = static_cast<std::time_t>(*seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
   char out[40];
-  std::snprintf(out, sizeof out, "%04d-%02d-%02dT%02d:%02d:%02d.000Z", year, month, day, hour, minute, second);
+  std::strftime(out, sizeof out, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
   return out;
 }
 
@@ -158,6 +158,7 @@ void StateCommands::AddTo(CLI::App& app) {
   report_->add_option("--since", since_,
                       "Only images seen by a scan since this UTC date or time (YYYY-MM-DD or "
                       "YYYY-MM-DDTHH:MM:SSZ)");
+  suppressions_.AddTo(*report_);
   report_->add_flag("-q,--quiet", quiet_, "No summary on stderr");
 
   status_ = app.add_subcommand("status", "Summarise the state file: runs, images, layers scanned, findings, errors, size");
@@ -182,6 +183,7 @@ int StateCommands::Run() {
 
 int StateCommands::Report() {
   const std::string since = since_.empty() ? "" : NormalizeSince(since_);
+  const Suppressions suppressions = suppressions_.Load();
   std::unique_ptr<StateStore> store = OpenExisting(state_);
   StateQuery query;
   query.repository_globs = repositories_;
@@ -194,7 +196,9 @@ int StateCommands::Report() {
       return std::find(rule_ids_.begin(), rule_ids_.end(), rules[f.rule_index].id) == rule_ids_.end();
     });
   }
+  ApplySuppressions(suppressions, rules, result);
   if (present_only_) KeepPresentOnly(result);
+  output_.from_state = true;
   WriteReport(result, rules, output_);
   if (!quiet_ && output_.format != "text") {
     std::fprintf(stderr, "layersift: %zu findings, %zu errors from %s (%zu images)\n", result.findings.size(),
@@ -238,7 +242,8 @@ int StateCommands::Status() {
               static_cast<unsigned long long>(s.repositories));
   std::printf("layers        %llu scanned (layers and configs), %llu failed\n",
               static_cast<unsigned long long>(s.layers_scanned), static_cast<unsigned long long>(s.layers_failed));
-  std::printf("findings      %llu\n", static_cast<unsigned long long>(s.findings));
+  // A report shows a shared layer's findings once per image; here each layer counts once.
+  std::printf("findings      %llu (in distinct layers and configs)\n", static_cast<unsigned long long>(s.findings));
   std::printf("rule sets     %llu\n", static_cast<unsigned long long>(s.rule_sets));
   return kExitClean;
 }

@@ -53,6 +53,7 @@ class StateCommands {
   CLI::App* merge_ = nullptr;
   std::string state_;
   ReportOutput output_;
+  SuppressionFlags suppressions_;
   std::vector<std::string> repositories_;
   std::vector<std::string> rule_ids_;
   bool present_only_ = false;

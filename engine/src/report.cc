@@ -378,6 +378,15 @@ class TextWriter final : public ReportSink {
                   static_cast<unsigned long long>(s.files_scanned),
                   static_cast<double>(s.uncompressed_bytes) / 1e6, result_.wall_seconds,
                   MegabytesPerSecond(s.uncompressed_bytes, result_.wall_seconds));
+    if (options_.from_state) {
+      std::snprintf(line, sizeof(line),
+                    "\n%zu finding%s (%zu distinct secret%s), %zu error%s, %zu skipped; %llu layer%s, "
+                    "from the state file\n",
+                    result_.findings.size(), result_.findings.size() == 1 ? "" : "s", groups_.size(),
+                    groups_.size() == 1 ? "" : "s", result_.errors.size(), result_.errors.size() == 1 ? "" : "s",
+                    result_.skipped.size(), static_cast<unsigned long long>(result_.layer_uses),
+                    result_.layer_uses == 1 ? "" : "s");
+    }
     out_ << line;
     if (result_.findings_suppressed > 0) {
       out_ << result_.findings_suppressed << " finding" << (result_.findings_suppressed == 1 ? "" : "s")
@@ -387,8 +396,8 @@ class TextWriter final : public ReportSink {
       out_ << result_.findings_not_present << " finding" << (result_.findings_not_present == 1 ? "" : "s")
            << " no longer present in the final image not shown (--present-only).\n";
     }
-    out_ << "Rule set " << options_.rule_set_hash.substr(0, 19) << "\n";
-    if (!options_.show_secrets && !result_.findings.empty()) {
+    if (!options_.rule_set_hash.empty()) out_ << "Rule set " << options_.rule_set_hash.substr(0, 19) << "\n";
+    if (!options_.show_secrets && !options_.from_state && !result_.findings.empty()) {
       out_ << "Secrets are redacted; --show-secrets prints them.\n";
     }
     if (options_.include_stats) {

@@ -203,9 +203,9 @@ uint64_t CountNewlines(const uint8_t* begin, const uint8_t* end) {
 
 class ScanRun {
  public:
-  // `database` is null when assembling from memory: nothing is read or matched then.
-  ScanRun(const std::vector<Rule>& rules, const PatternDatabase* database, const ScanOptions& options)
-      : rules_(rules), database_(database), options_(options) {}
+  // `database` is empty when assembling from memory: nothing is read or matched then.
+  ScanRun(const std::vector<Rule>& rules, std::function<const PatternDatabase&()> database, const ScanOptions& options)
+      : rules_(rules), compile_(std::move(database)), options_(options) {}
 
   ScanResult Run(const std::vector<std::string>& specs);
   ScanResult Assemble(std::vector<Target> targets);
@@ -229,7 +229,8 @@ class ScanRun {
   bool StopRequested() const { return options_.stop != nullptr && options_.stop->load(std::memory_order_relaxed); }
 
   const std::vector<Rule>& rules_;
-  const PatternDatabase* database_;
+  std::function<const PatternDatabase&()> compile_;
+  const PatternDatabase* database_ = nullptr;  // compiled once some blob must be read
   const ScanOptions& options_;
   Clock::time_point start_ = Clock::now();
   bool assembling_ = false;
@@ -316,8 +317,10 @@ void ScanRun::PlanJobs() {
     layer_jobs_[t].resize(target.images.size());
     for (size_t i = 0; i < target.images.size(); ++i) {
       const ImageDescriptor& image = target.images[i];
-      // A recalled image has no config files: its config's findings are recalled with the blob.
-      if (!image.config_files.empty() || (image.recalled && !image.config_digest.empty())) {
+      // A config is a job even with nothing to scan (no Env, no history): its scan record is what
+      // lets the state store recall the image. A recalled image has no config files: the
+      // config's findings are recalled with its blob.
+      if (!image.config_files.empty() || !image.config_digest.empty()) {
         Job job;
         job.config = &image.config_files;
         AddJob(JobKind::kConfig, std::move(job), LayerUse{t, i, kNoLayer}, image.config_digest, config_jobs);
@@ -753,6 +756,7 @@ void ScanRun::ReadAndMatch(const std::vector<uint32_t>& to_read) {
                                : std::max(1u, std::thread::hardware_concurrency());
   result_.threads = threads;
   if (to_read.empty()) return;
+  database_ = &compile_();
   // Memory plan. Each reader holds decompression state (zstd windows up to 128 MiB, typically a
   // few MiB) and each chunk costs its capacity: readers are limited to what the budget affords,
   // and the pool to a few chunks per thread, which is all the matchers can use.
@@ -876,7 +880,10 @@ ScanResult ScanRun::Finish() {
 }  // namespace
 
 Scanner::Scanner(const PatternDatabase& database, ScanOptions options)
-    : database_(database), options_(std::move(options)) {
+    : Scanner([&database]() -> const PatternDatabase& { return database; }, database.rules(), std::move(options)) {}
+
+Scanner::Scanner(std::function<const PatternDatabase&()> database, std::vector<Rule> rules, ScanOptions options)
+    : database_(std::move(database)), rules_(std::move(rules)), options_(std::move(options)) {
   if (options_.max_memory_bytes < kMinimumMaxMemoryBytes) {
     throw std::invalid_argument("--max-memory must be at least " +
                                 std::to_string(kMinimumMaxMemoryBytes >> 20) + "MiB");
@@ -884,14 +891,14 @@ Scanner::Scanner(const PatternDatabase& database, ScanOptions options)
 }
 
 ScanResult Scanner::Scan(const std::vector<std::string>& target_specs) {
-  ScanRun run(database_.rules(), &database_, options_);
+  ScanRun run(rules_, database_, options_);
   return run.Run(target_specs);
 }
 
 ScanResult AssembleFromMemory(std::vector<Target> targets, const std::vector<Rule>& rules, ScanMemory& memory) {
   ScanOptions options;
   options.memory = &memory;
-  ScanRun run(rules, nullptr, options);
+  ScanRun run(rules, {}, options);
   return run.Assemble(std::move(targets));
 }
 

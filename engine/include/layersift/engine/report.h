@@ -21,7 +21,8 @@ struct ReportOptions {
   bool show_secrets = false;  // raw secrets are written only when the user asks for them
   bool include_stats = false; // text format: append the per-stage statistics
   bool color = false;         // text format: ANSI colours
-  std::string rule_set_hash;  // RuleSetHash() of the rules the scan ran with
+  std::string rule_set_hash;  // RuleSetHash() of the rules the scan ran with; "" if several
+  bool from_state = false;    // a report from the state file: no raw secrets, nothing was read
 };
 
 // A sink for one scan's results. PushReport calls OnFinding for each finding in order, then

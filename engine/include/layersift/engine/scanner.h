@@ -266,13 +266,18 @@ class Scanner {
   // The database must outlive the scanner. Throws std::invalid_argument if max_memory_bytes is
   // below kMinimumMaxMemoryBytes.
   Scanner(const PatternDatabase& database, ScanOptions options);
+  // The same with the database compiled on first use, only if some blob must be read: a scan
+  // that recalls everything from the state store never pays for compiling. `rules` are the
+  // database's rules (the enabled ones), which findings refer to; `database` may throw RuleError.
+  Scanner(std::function<const PatternDatabase&()> database, std::vector<Rule> rules, ScanOptions options);
 
   // Resolves and scans every target. Never throws for bad input: a target or layer that cannot
   // be scanned becomes an entry in `errors`, and everything else is still scanned.
   ScanResult Scan(const std::vector<std::string>& target_specs);
 
  private:
-  const PatternDatabase& database_;
+  std::function<const PatternDatabase&()> database_;
+  std::vector<Rule> rules_;
   ScanOptions options_;
 };
 
