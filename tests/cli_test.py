@@ -160,6 +160,64 @@ class CliTest(unittest.TestCase):
             proc = run("scan", "--quiet", "dir:" + d, check_codes=[0])
             self.assertIn("0 findings", proc.stdout)
 
+    def test_findings_exit_code(self):
+        demo, broken = target("oci-demo"), target("oci-broken")
+        code, doc = self.scan_json("--findings-exit-code", "0", demo, codes=[0])
+        self.assertTrue(doc["findings"])  # the report is the same; only the exit code changes
+        self.assertEqual(run("scan", "--quiet", "--findings-exit-code", "7", demo).returncode, 7)
+        self.assertEqual(run("scan", "--quiet", "--findings-exit-code", "255", demo).returncode, 255)
+        self.assertEqual(run("scan", "--quiet", demo).returncode, 1)
+        # No findings (none there, or none left after the exclusions): 0 whatever the code.
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, "readme.txt"), "w") as f:
+                f.write("nothing to see here\n")
+            self.assertEqual(run("scan", "--quiet", "--findings-exit-code", "7", "dir:" + d).returncode, 0)
+        self.assertEqual(run("scan", "--quiet", "--findings-exit-code", "7", "--exclude-path", ".", demo).returncode, 0)
+        # Incomplete (a corrupt layer) stays 3, findings or not.
+        for value in ("0", "7"):
+            code, doc = self.scan_json("--findings-exit-code", value, broken, codes=[3])
+            self.assertTrue(doc["findings"])
+            self.assertTrue(doc["errors"])
+        # Out of range or not a number: usage error.
+        for value in ("256", "-1", "x", ""):
+            with self.subTest(value=value):
+                proc = run("scan", "--quiet", "--findings-exit-code", value, demo)
+                self.assertEqual(proc.returncode, 2, proc.stderr)
+                self.assertIn("--findings-exit-code", proc.stderr)
+        self.assertIn("--findings-exit-code", run("scan", "--help", check_codes=[0]).stdout)
+        self.assertIn("N instead with --findings-exit-code N", run("--help", check_codes=[0]).stdout)
+
+    def test_report_findings_exit_code(self):
+        with tempfile.TemporaryDirectory() as d:
+            found, broken, clean = (os.path.join(d, name + ".db") for name in ("found", "broken", "clean"))
+            # The run's recorded exit status is the one the scan exited with.
+            run("scan", "--quiet", "--state", found, "--findings-exit-code", "7", target("oci-demo"),
+                check_codes=[7])
+            status = json.loads(run("status", "--state", found, "--format", "json", check_codes=[0]).stdout)
+            self.assertEqual(status["last_run_exit_status"], 7)
+            report = lambda state, *args: run("report", "--quiet", "--state", state, *args)
+            self.assertEqual(report(found).returncode, 1)
+            proc = report(found, "--findings-exit-code", "0", "--format", "json")
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            self.assertTrue(json.loads(proc.stdout)["findings"])
+            self.assertEqual(report(found, "--findings-exit-code", "7").returncode, 7)
+            # Findings filtered away: 0.
+            self.assertEqual(report(found, "--findings-exit-code", "7", "--rule", "no-such-rule").returncode, 0)
+            with open(os.path.join(d, "readme.txt"), "w") as f:
+                f.write("nothing to see here\n")
+            run("scan", "--quiet", "--state", clean, "dir:" + d, check_codes=[0])
+            self.assertEqual(report(clean, "--findings-exit-code", "7").returncode, 0)
+            # A layer with no complete scan: incomplete, 3.
+            run("scan", "--quiet", "--state", broken, target("oci-broken"), check_codes=[3])
+            for value in ("0", "7"):
+                self.assertEqual(report(broken, "--findings-exit-code", value).returncode, 3)
+            for value in ("256", "-1", "x"):
+                with self.subTest(value=value):
+                    proc = report(found, "--findings-exit-code", value)
+                    self.assertEqual(proc.returncode, 2, proc.stderr)
+                    self.assertIn("--findings-exit-code", proc.stderr)
+            self.assertIn("--findings-exit-code", run("report", "--help", check_codes=[0]).stdout)
+
     def test_exclusions_and_binaries(self):
         _, default = self.scan_json(target("oci-demo"))
         _, everything = self.scan_json("--no-default-excludes", "--scan-binaries", target("oci-demo"))

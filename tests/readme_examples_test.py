@@ -1,9 +1,15 @@
 #!/usr/bin/env python3
 """Keeps the README's section "Incremental, historical and sharded scans" true.
 
-- Every `layersift` command line of the section (shell blocks, the Kubernetes YAML and AWS Batch
-  JSON scripts, the `--container-overrides` of the merge job, inline code) names subcommands that
-  the binary has and only flags that `layersift SUBCOMMAND --help` lists.
+- Every `layersift` command line of the section (shell blocks, the Kubernetes YAML `command` and
+  `args` and scripts, the AWS Batch JSON scripts, the `--container-overrides` of the merge job,
+  inline code) names subcommands that the binary has and only flags that
+  `layersift SUBCOMMAND --help` lists.
+- Findings do not fail the jobs and signals reach layersift: every scan and report of the job
+  examples has `--findings-exit-code 0`; the Kubernetes scan container runs `layersift` itself
+  (no shell: its args use only $(VAR), which Kubernetes expands), and the scripts run by `sh -c`
+  (the AWS Batch scan, both merge steps) start the scan or report last, with `exec`; run with a
+  stand-in `layersift`, that process is the shell's own (its PID), which gets the SIGTERM.
 - The Kubernetes manifests parse (PyYAML) and hang together: an Indexed Job with completions ==
   parallelism == the N of its `--shard $(JOB_COMPLETION_INDEX)/N`, state files and reports on
   the ReadWriteMany claim, registry credentials from a Secret mounted as `$DOCKER_CONFIG/config.json`,
@@ -11,12 +17,13 @@
 - The AWS Batch job definition parses and hangs together: a container job whose command shards
   by $AWS_BATCH_JOB_ARRAY_INDEX with the N of `--array-properties size=N`, on an EFS volume, with
   a job role; the merge job depends on the array job.
-- End to end, with N=2 in a temporary directory: the documented scripts are run as Kubernetes
-  (which expands $(VAR) in args) and AWS Batch would run them, with only the target (corpus OCI
-  layouts instead of the perimeter), the mount paths and N substituted, then the documented merge
-  and report. Every wrapped scan must exit 0 although it has findings, both shards must have
-  scanned layers (and no layer twice), and the merged report's findings must equal an unsharded
-  `--state` scan's and that state file's report (rule_id, image_digest, layer_digest, path, offset;
+- End to end, with N=2 in a temporary directory: the documented commands are run as Kubernetes
+  (which expands $(VAR) in command and args and runs the container's command without a shell)
+  and AWS Batch (`sh -c SCRIPT`) would run them, with only the target (corpus OCI layouts instead
+  of the perimeter), the mount paths and N substituted, then the documented merge and report.
+  Every scan and report must exit 0 although it has findings, both shards must have scanned
+  layers (and no layer twice), and the merged report's findings must equal an unsharded `--state`
+  scan's and that state file's report (rule_id, image_digest, layer_digest, path, offset;
   fingerprints and presence too). The Kubernetes scan runs once more against a real registry
   (docker-registry on 127.0.0.1, Basic auth) as `registry://HOST --tags all`, with the credentials
   read from a docker config.json shaped as `kubectl create secret docker-registry` makes it.
@@ -44,6 +51,7 @@ SECTION = "### Incremental, historical and sharded scans"
 LAYOUTS = ("oci-demo", "oci-multiarch", "oci-semantics")
 E2E_SHARDS = 2
 PERIMETER_FLAGS = re.compile(r"\s--(?:tags|since|include-repo|exclude-repo)\s+\S+|\s--untagged\b")
+PERIMETER_OPTIONS = ("--tags", "--since", "--include-repo", "--exclude-repo")  # with a value
 
 
 # --- the README ---------------------------------------------------------------------------------
@@ -121,6 +129,22 @@ def layersift_invocations(script):
     return found
 
 
+def direct_invocations(value):
+    """The arguments of every container of `value` (parsed YAML) whose command is `layersift`
+    itself: its `command` after the first word, then its `args`."""
+    found = []
+    if isinstance(value, dict):
+        command = value.get("command")
+        if isinstance(command, list) and command and os.path.basename(str(command[0])) == "layersift":
+            found.append([str(a) for a in command[1:] + list(value.get("args", []))])
+        for item in value.values():
+            found += direct_invocations(item)
+    elif isinstance(value, list):
+        for item in value:
+            found += direct_invocations(item)
+    return found
+
+
 def json_strings(value):
     if isinstance(value, str):
         yield value
@@ -153,6 +177,33 @@ def with_shards(script, n):
     """The script for n shards: --shard I/n, and the merge of shard files 0..n-1 only."""
     script = re.sub(r"(--shard \S+/)\d+", rf"\g<1>{n}", script)
     return re.sub(r"\s+\S*shard-(\d+)\.db(?=\s)", lambda m: "" if int(m.group(1)) >= n else m.group(0), script)
+
+
+def argv_with_shards(argv, n):
+    """with_shards for a command's arguments (a container's command and args)."""
+    return [re.sub(r"/\d+$", f"/{n}", a) if i > 0 and argv[i - 1] == "--shard" else a for i, a in enumerate(argv)]
+
+
+def argv_with_targets(argv, prefix, targets, keep_perimeter_flags=False):
+    """The arguments with the target starting with `prefix` replaced by `targets` (several
+    arguments), and the perimeter flags dropped unless told to keep them."""
+    out, i = [], 0
+    while i < len(argv):
+        if not keep_perimeter_flags and argv[i] in PERIMETER_OPTIONS:
+            i += 2
+            continue
+        if not keep_perimeter_flags and argv[i] == "--untagged":
+            i += 1
+            continue
+        out += list(targets) if argv[i].startswith(prefix) else [argv[i]]
+        i += 1
+    return out
+
+
+def last_command(script):
+    """The last simple command of a script, and whether it is run by `exec`."""
+    command = shell_commands(script)[-1]
+    return (command[1:], True) if command[0] == "exec" else (command, False)
 
 
 def finding_keys(report):
@@ -242,6 +293,30 @@ class ReadmeExamplesTest(unittest.TestCase):
         self.assertEqual(len(argv), 3, argv)
         return argv[2]
 
+    def argv_of(self, container):
+        """The command line of a container that runs layersift itself, no shell: its `command`
+        (["layersift"]) and `args`."""
+        self.assertEqual(container.get("command"), ["layersift"], container)
+        return ["layersift", *[str(a) for a in container.get("args", [])]]
+
+    def assert_findings_do_not_fail(self, args):
+        """A scan's or report's arguments: complete runs with findings exit 0."""
+        self.assertIn(args[0], ("scan", "report"), args)
+        self.assertEqual(self.option(args, "--findings-exit-code"), "0", args)
+
+    def assert_execs_layersift(self, script, subcommand):
+        """A `sh -c` script whose last command is `exec layersift SUBCOMMAND ...` (layersift takes
+        the shell's place, so it gets the signals) that does not fail on findings; the other
+        commands of the script are no scans or reports."""
+        command, execs = last_command(script)
+        self.assertTrue(execs, f"not `exec layersift`: {script}")
+        self.assertEqual(command[:2], ["layersift", subcommand], script)
+        self.assertNotIn("rc=$?", script)
+        self.assert_findings_do_not_fail(command[1:])
+        for other in shell_commands(script)[:-1]:
+            self.assertNotIn("scan", other, script)
+            self.assertNotIn("report", other, script)
+
     def mount_path(self, job, predicate):
         spec = job["spec"]["template"]["spec"]
         names = [v["name"] for v in spec["volumes"] if predicate(v)]
@@ -283,6 +358,9 @@ class ReadmeExamplesTest(unittest.TestCase):
         for doc in self.yaml_docs + self.json_docs:
             scripts += [s for s in json_strings(doc) if "layersift " in s]
         invocations = [args for script in scripts for args in layersift_invocations(script)]
+        direct = [args for doc in self.yaml_docs for args in direct_invocations(doc)]
+        self.assertTrue(direct, "no container runs `layersift` itself")
+        invocations += direct
         self.assertGreater(len(invocations), 20)
         used = set()
         for args in invocations:
@@ -302,15 +380,64 @@ class ReadmeExamplesTest(unittest.TestCase):
                 used.add(path)
         self.assertLessEqual({("scan",), ("report",), ("status",), ("merge",), ("ecr", "verify")}, used)
 
-    def test_exit_code_1_means_findings(self):
-        self.assertIn("0 no findings, 1 findings, 2 usage or rule error, 3 incomplete", self.cli.help(()))
-        self.assertTrue("rc=$?; [ $rc -le 1 ]" in self.section, "the README no longer shows the exit code wrapper")
+    def test_findings_do_not_fail_the_jobs(self):
+        self.assertRegex(self.cli.help(()), r"0 no findings, 1 findings \(N instead with --findings-exit-code N\), "
+                                            r"2 usage or rule error, 3 incomplete")
+        for path in (("scan",), ("report",)):
+            self.assertTrue(self.cli.accepts(path, "--findings-exit-code"), path)
+        self.assertNotIn("rc=$?", self.section, "the exit code wrapper is back (the shell keeps SIGTERM from layersift)")
+        self.assertIn("--findings-exit-code 0", self.section)
+        self.assertIn("terminationGracePeriodSeconds", self.section)
+        # every scan and report of the job examples
+        job_scripts = [self.script_of(self.container(self.merge_job())), self.batch_definition()["containerProperties"]["command"][2],
+                       self.batch_merge_script()]
+        invocations = [args for script in job_scripts for args in layersift_invocations(script)]
+        invocations += direct_invocations(self.scan_job())
+        jobs = [args for args in invocations if args[0] in ("scan", "report")]
+        self.assertEqual(len(jobs), 4, invocations)
+        for args in jobs:
+            with self.subTest(command=" ".join(args)):
+                self.assert_findings_do_not_fail(args)
+
+    def test_signals_reach_layersift(self):
+        """The Kubernetes scan runs layersift as the container's command; each `sh -c` script
+        ends with `exec layersift`: a stand-in layersift that logs its PID must have the PID of
+        the shell that ran the script (which was the container's first process)."""
+        scan = self.container(self.scan_job())
+        argv = self.argv_of(scan)
+        for arg in argv:
+            self.assertNotRegex(arg, r"\$(?!\()|[;&|`'\"]", f"shell syntax in args, with no shell: {arg}")
+        self.assert_findings_do_not_fail(argv[1:])
+        scripts = {"batch scan": (self.batch_definition()["containerProperties"]["command"][2], "scan"),
+                   "kubernetes merge": (self.script_of(self.container(self.merge_job())), "report"),
+                   "batch merge": (self.batch_merge_script(), "report")}
+        stub_dir = os.path.join(self.tmp, "stub")
+        os.makedirs(stub_dir, exist_ok=True)
+        log = os.path.join(stub_dir, "log")
+        with open(os.path.join(stub_dir, "layersift"), "w") as f:
+            f.write('#!/bin/sh\necho "$$ $1" >> "$STUB_LOG"\n')
+        os.chmod(os.path.join(stub_dir, "layersift"), 0o755)
+        for name, (script, subcommand) in scripts.items():
+            with self.subTest(script=name):
+                self.assert_execs_layersift(script, subcommand)
+                if os.path.exists(log):
+                    os.unlink(log)
+                env = dict(self.env, PATH=stub_dir + os.pathsep + self.env["PATH"], STUB_LOG=log,
+                           AWS_BATCH_JOB_ARRAY_INDEX="0")
+                process = subprocess.Popen(["sh", "-c", script], env=env, stdout=subprocess.PIPE,
+                                           stderr=subprocess.PIPE, text=True)
+                out, err = process.communicate(timeout=60)
+                self.assertEqual(process.returncode, 0, err)
+                with open(log) as f:
+                    runs = [line.split() for line in f.read().splitlines()]
+                self.assertEqual(runs[-1], [str(process.pid), subcommand], (runs, process.pid))
 
     def test_kubernetes_indexed_job(self):
         job = self.scan_job()
         self.assertEqual((job["apiVersion"], job["kind"]), ("batch/v1", "Job"))
         spec = job["spec"]
-        script = self.script_of(self.container(job))
+        argv = self.argv_of(self.container(job))
+        script = " ".join(argv)
         n = shard_count(script)
         self.assertGreater(n, 1)
         self.assertEqual((spec["completions"], spec["parallelism"]), (n, n))
@@ -324,8 +451,8 @@ class ReadmeExamplesTest(unittest.TestCase):
         self.assertIn("--shard $(JOB_COMPLETION_INDEX)/", script)
         self.assertIn(f"--state {state}/shard-$(JOB_COMPLETION_INDEX).db", script)
         self.assertIn(f"-o {state}/shard-$(JOB_COMPLETION_INDEX).json", script)
-        self.assertRegex(script, r"layersift scan registry://\S+ --tags all")
-        self.assertTrue(script.rstrip().endswith("rc=$?; [ $rc -le 1 ]"), script)
+        self.assertRegex(script, r"^layersift scan registry://\S+ --tags all ")
+        self.assert_findings_do_not_fail(argv[1:])
         # registry credentials: a docker-registry Secret's .dockerconfigjson as $DOCKER_CONFIG/config.json
         secrets = [v for v in spec["template"]["spec"]["volumes"] if "secret" in v]
         self.assertEqual(len(secrets), 1)
@@ -337,6 +464,7 @@ class ReadmeExamplesTest(unittest.TestCase):
         self.assertEqual(self.mount_path(merge, claim), state)
         merge_script = self.script_of(self.container(merge))
         self.assertEqual(shard_files(merge_script), list(range(n)))
+        self.assert_execs_layersift(merge_script, "report")
         out = re.search(r"layersift merge (\S+)", merge_script).group(1)
         self.assertIn(f"layersift report --state {out}", merge_script)
         wait = f"kubectl wait --for=condition=complete job/{job['metadata']['name']}"
@@ -361,21 +489,26 @@ class ReadmeExamplesTest(unittest.TestCase):
         self.assertIn("--shard $AWS_BATCH_JOB_ARRAY_INDEX/", script)
         self.assertIn(f"--state {state}/shard-$AWS_BATCH_JOB_ARRAY_INDEX.db", script)
         self.assertIn(f"-o {state}/shard-$AWS_BATCH_JOB_ARRAY_INDEX.json", script)
-        self.assertRegex(script, r"layersift scan ecr://\d{12}/[a-z0-9-]+ ")
-        self.assertTrue(script.rstrip().endswith("rc=$?; [ $rc -le 1 ]"), script)
+        self.assertRegex(script, r"^exec layersift scan ecr://\d{12}/[a-z0-9-]+ ")
+        self.assertEqual(len(shell_commands(script)), 1, script)
+        self.assert_execs_layersift(script, "scan")
         array, merge = self.batch_commands()
         self.assertEqual(self.option(array, "--array-properties"), f"size={n}")
         self.assertEqual(self.option(array, "--job-definition"), definition["jobDefinitionName"])
         self.assertRegex(self.option(merge, "--depends-on"), r"^jobId=\S+$")
         self.assertEqual(shard_files(self.batch_merge_script()), list(range(n)))
+        self.assert_execs_layersift(self.batch_merge_script(), "report")
         self.assertTrue("layersift ecr verify ecr://" in self.section, "the README no longer names `layersift ecr verify`")
 
     # -- end to end ----------------------------------------------------------------------------
 
     def run_script(self, script, env=None):
-        result = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=300,
+        """Runs a script as `sh -c SCRIPT`, or a command line (a list) without a shell, as
+        Kubernetes runs a container's command and args; it must exit 0."""
+        argv = script if isinstance(script, list) else ["sh", "-c", script]
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=300,
                                 env=dict(self.env, **(env or {})))
-        self.assertEqual(result.returncode, 0, f"sh -c {script!r}\n{result.stdout}\n{result.stderr}")
+        self.assertEqual(result.returncode, 0, f"{argv!r}\n{result.stdout}\n{result.stderr}")
         return result
 
     def unsharded(self, name, targets, flags=(), env=None):
@@ -432,11 +565,12 @@ class ReadmeExamplesTest(unittest.TestCase):
         state, targets = self.local_run("k8s")
         env = {e["name"]: e["value"] for e in self.container(job).get("env", [])}
         local = lambda script: with_shards(script, E2E_SHARDS).replace(mount + "/", state + "/")
+        local_argv = lambda argv: [a.replace(mount + "/", state + "/") for a in argv_with_shards(argv, E2E_SHARDS)]
         scans = []
         for i in range(E2E_SHARDS):
-            script = kubernetes_expand(self.script_of(self.container(job)), dict(env, JOB_COMPLETION_INDEX=str(i)))
-            script = PERIMETER_FLAGS.sub("", re.sub(r"registry://\S+", " ".join(targets), script))
-            scans.append((local(script), {}))
+            expand = dict(env, JOB_COMPLETION_INDEX=str(i))
+            argv = [kubernetes_expand(a, expand) for a in self.argv_of(self.container(job))]
+            scans.append((local_argv(argv_with_targets(argv, "registry://", targets)), {}))
         merge_script = local(kubernetes_expand(self.script_of(self.container(merge)), {}))
         self.assert_sharded_flow(state, scans, merge_script, self.unsharded("layouts", targets))
 
@@ -470,11 +604,14 @@ class ReadmeExamplesTest(unittest.TestCase):
                                                 "auth": auth}}}, f)
             env = {e["name"]: e["value"].replace(docker_mount, docker_config) for e in container.get("env", [])}
             local = lambda script: with_shards(script, E2E_SHARDS).replace(mount + "/", state + "/")
+            local_argv = lambda argv: [a.replace(mount + "/", state + "/") for a in argv_with_shards(argv, E2E_SHARDS)]
             scans = []
             for i in range(E2E_SHARDS):
-                script = kubernetes_expand(self.script_of(container), dict(env, JOB_COMPLETION_INDEX=str(i)))
-                script = re.sub(r"registry://[^\s/]+", f"registry://{reg.host} --plain-http", script)
-                scans.append((local(script), env))
+                argv = [kubernetes_expand(a, dict(env, JOB_COMPLETION_INDEX=str(i))) for a in self.argv_of(container)]
+                self.assertEqual(len([a for a in argv if a.startswith("registry://")]), 1, argv)
+                argv = argv_with_targets(argv, "registry://", [f"registry://{reg.host}", "--plain-http"],
+                                         keep_perimeter_flags=True)
+                scans.append((local_argv(argv), env))
             reference = self.unsharded("registry", [f"registry://{reg.host}"], ["--plain-http", "--tags", "all"], env)
             self.assertEqual(len(reference[0]["targets"]), 4)
             merge_script = local(kubernetes_expand(self.script_of(self.container(merge)), {}))
@@ -496,6 +633,22 @@ class ScriptParsingTest(unittest.TestCase):
     def test_with_shards(self):
         self.assertEqual(with_shards("x --shard 1/4 m /s/shard-0.db /s/shard-3.db /s/shard-2.db &&", 2),
                          "x --shard 1/2 m /s/shard-0.db &&")
+        self.assertEqual(argv_with_shards(["x", "--shard", "$(I)/4", "/s/shard-4.db"], 2),
+                         ["x", "--shard", "$(I)/2", "/s/shard-4.db"])
+
+    def test_argv_with_targets(self):
+        argv = ["scan", "registry://r.example", "--tags", "all", "--untagged", "--since", "2025-01-01", "-o", "x"]
+        self.assertEqual(argv_with_targets(argv, "registry://", ["a", "b"]), ["scan", "a", "b", "-o", "x"])
+        self.assertEqual(argv_with_targets(argv, "registry://", ["c"], keep_perimeter_flags=True),
+                         ["scan", "c", *argv[2:]])
+
+    def test_direct_invocations_and_last_command(self):
+        doc = {"spec": {"containers": [{"command": ["layersift"], "args": ["scan", "--shard", "$(I)/2"]},
+                                       {"command": ["sh", "-c"], "args": ["layersift merge a b"]}]}}
+        self.assertEqual(direct_invocations(doc), [["scan", "--shard", "$(I)/2"]])
+        self.assertEqual(last_command("layersift merge a b && exec layersift report -o c"),
+                         (["layersift", "report", "-o", "c"], True))
+        self.assertEqual(last_command("layersift scan x; rc=$?"), (["rc=$?"], False))
 
 
 if __name__ == "__main__":

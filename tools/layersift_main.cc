@@ -46,6 +46,7 @@ struct ScanFlags {
   bool stats = false;
   std::vector<std::string> platforms;
   bool present_only = false;
+  int findings_exit_code = kExitFindings;
   int max_archive_depth = 2;
   std::string max_archive_expanded = "1GiB";
   uint64_t max_archive_ratio = 100;
@@ -150,7 +151,7 @@ int RunScan(const ScanFlags& flags, const std::string& arguments) {
   targets.AddTo(result);
   ApplySuppressions(suppressions, enabled, result);
   if (flags.present_only) KeepPresentOnly(result);
-  int exit_code = result.stopped ? StopExitCode() : ExitCodeOf(result);
+  int exit_code = result.stopped ? StopExitCode() : ExitCodeOf(result, flags.findings_exit_code);
   if (state) {
     // Blobs are committed as they finish; the images and the run's end only now.
     try {
@@ -202,8 +203,9 @@ int main(int argc, char** argv) {
   CLI::App app{"layersift: find leaked secrets in container image layers"};
   app.require_subcommand(1);
   app.footer(
-      "Exit codes: 0 no findings, 1 findings, 2 usage or rule error, 3 incomplete (some target or "
-      "layer could not be scanned; findings are still reported).");
+      "Exit codes: 0 no findings, 1 findings (N instead with --findings-exit-code N), 2 usage or "
+      "rule error, 3 incomplete (some target or layer could not be scanned; findings are still "
+      "reported).");
 
   ScanFlags scan;
   CLI::App* scan_cmd = app.add_subcommand("scan", "Scan images, layers and directories for secrets");
@@ -267,6 +269,7 @@ int main(int argc, char** argv) {
                        "Zip archives are read into memory to be expanded; larger ones are "
                        "reported as skipped (default 256MiB)");
   scan.suppressions.AddTo(*scan_cmd);
+  AddFindingsExitCodeOption(*scan_cmd, scan.findings_exit_code);
   scan_cmd->add_flag("-q,--quiet", scan.quiet, "No progress line or summary on stderr");
   scan_cmd->add_flag("--stats", scan.stats, "Print per-stage statistics");
   scan.registry.AddTo(*scan_cmd);

@@ -51,9 +51,17 @@ Suppressions SuppressionFlags::Load() const {
   return suppressions;
 }
 
-int ExitCodeOf(const ScanResult& result) {
+void AddFindingsExitCodeOption(CLI::App& command, int& code) {
+  command.add_option("--findings-exit-code", code,
+                     "Exit code of a complete run with findings (after suppressions and "
+                     "--present-only), 0 to 255 (default 1); 0 lets a job succeed with findings "
+                     "while usage errors (2), incomplete runs (3) and signals (128+N) still fail it")
+      ->check(CLI::Range(0, 255));
+}
+
+int ExitCodeOf(const ScanResult& result, int findings_exit_code) {
   if (result.incomplete()) return kExitIncomplete;
-  return result.findings.empty() ? kExitClean : kExitFindings;
+  return result.findings.empty() ? kExitClean : findings_exit_code;
 }
 
 }  // namespace layersift

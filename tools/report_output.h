@@ -38,8 +38,13 @@ struct SuppressionFlags {
 // Writes `result` with `rules`; throws std::runtime_error if the output cannot be written.
 void WriteReport(const ScanResult& result, const std::vector<Rule>& rules, const ReportOutput& output);
 
-// 0 no findings, 1 findings, 3 incomplete.
-int ExitCodeOf(const ScanResult& result);
+// --findings-exit-code N (0 to 255, default 1) into `code`: the exit code of a complete run with
+// findings. scan and report both take it.
+void AddFindingsExitCodeOption(CLI::App& command, int& code);
+
+// 0 no findings, `findings_exit_code` findings (after suppressions and --present-only), 3
+// incomplete (whatever the findings).
+int ExitCodeOf(const ScanResult& result, int findings_exit_code);
 
 }  // namespace layersift
 

@@ -159,6 +159,7 @@ void StateCommands::AddTo(CLI::App& app) {
                       "Only images seen by a scan since this UTC date or time (YYYY-MM-DD or "
                       "YYYY-MM-DDTHH:MM:SSZ)");
   suppressions_.AddTo(*report_);
+  AddFindingsExitCodeOption(*report_, findings_exit_code_);
   report_->add_flag("-q,--quiet", quiet_, "No summary on stderr");
 
   status_ = app.add_subcommand("status", "Summarise the state file: runs, images, layers scanned, findings, errors, size");
@@ -204,7 +205,7 @@ int StateCommands::Report() {
     std::fprintf(stderr, "layersift: %zu findings, %zu errors from %s (%zu images)\n", result.findings.size(),
                  result.errors.size(), store->path().c_str(), result.targets.size());
   }
-  return ExitCodeOf(result);
+  return ExitCodeOf(result, findings_exit_code_);
 }
 
 int StateCommands::Status() {

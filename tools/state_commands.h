@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "exit_codes.h"
 #include "layersift/engine/scanner.h"
 #include "layersift/engine/state_store.h"
 #include "report_output.h"
@@ -57,6 +58,7 @@ class StateCommands {
   std::vector<std::string> repositories_;
   std::vector<std::string> rule_ids_;
   bool present_only_ = false;
+  int findings_exit_code_ = kExitFindings;
   std::string since_;
   bool quiet_ = false;
   std::string status_format_ = "text";
