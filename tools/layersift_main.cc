@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <cstdio>
 #include <fstream>
+#include <future>
 #include <iostream>
 #include <thread>
 
@@ -107,17 +108,9 @@ void PrintProgress(const ScanProgress& p) {
 int RunScan(const ScanFlags& flags, const std::string& arguments) {
   MatcherOptions matcher_options;
   matcher_options.engine = ParseMatchEngine(flags.rules.engine);
-  const std::vector<Rule> rules = flags.rules.Load();
-  // Findings refer to the enabled rules; the matcher is compiled only if some layer must be read
-  // (a scan that recalls every layer from the state file never needs it).
-  std::vector<Rule> enabled;
-  std::copy_if(rules.begin(), rules.end(), std::back_inserter(enabled), [](const Rule& r) { return r.enabled; });
-  if (enabled.empty()) throw RuleError("no enabled rule to scan with");
-  std::unique_ptr<const PatternDatabase> database;
-  const auto compile = [&]() -> const PatternDatabase& {
-    if (!database) database = PatternDatabase::Compile(rules, matcher_options);
-    return *database;
-  };
+  // Loading the rules (parsing their YAML) is most of an incremental scan's fixed cost: it runs
+  // while the perimeters are listed, which is mostly waiting on the network.
+  std::future<std::vector<Rule>> loading = std::async(std::launch::async, [&flags] { return flags.rules.Load(); });
 
   ScanOptions options;
   options.threads = flags.threads;
@@ -138,13 +131,24 @@ int RunScan(const ScanFlags& flags, const std::string& arguments) {
   const bool show_progress = !flags.quiet && isatty(STDERR_FILENO);
   if (show_progress) options.on_progress = PrintProgress;
 
+  options.stop = InstallStopHandler();
+  const ExpandedTargets targets =
+      ExpandPerimeters(flags.targets, flags.perimeter, options.registry, flags.quiet);
+
+  const std::vector<Rule> rules = loading.get();
+  // Findings refer to the enabled rules; the matcher is compiled only if some layer must be read
+  // (a scan that recalls every layer from the state file never needs it).
+  std::vector<Rule> enabled;
+  std::copy_if(rules.begin(), rules.end(), std::back_inserter(enabled), [](const Rule& r) { return r.enabled; });
+  if (enabled.empty()) throw RuleError("no enabled rule to scan with");
+  std::unique_ptr<const PatternDatabase> database;
+  const auto compile = [&]() -> const PatternDatabase& {
+    if (!database) database = PatternDatabase::Compile(rules, matcher_options);
+    return *database;
+  };
   const std::string rule_set_hash = RuleSetHash(rules);
   const std::unique_ptr<StateStore> state =
       flags.state.Open(enabled, rule_set_hash, arguments, flags.show_secrets, options);
-  options.stop = InstallStopHandler();
-
-  const ExpandedTargets targets =
-      ExpandPerimeters(flags.targets, flags.perimeter, options.registry, flags.quiet);
 
   ScanResult result = Scanner(compile, enabled, options).Scan(targets.specs);
   if (show_progress) std::fprintf(stderr, "\r\033[K");
