@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "exit_codes.h"
+#include "size_parse.h"
 #include "registry_perimeter.h"
 
 namespace layersift {
@@ -23,17 +24,6 @@ std::string IsoTime(double unix_seconds) {
   return text;
 }
 
-std::string HumanSize(uint64_t bytes) {
-  char text[32];
-  if (bytes >= (1ull << 30)) {
-    std::snprintf(text, sizeof text, "%.1f GiB", static_cast<double>(bytes) / (1ull << 30));
-  } else if (bytes >= (1ull << 20)) {
-    std::snprintf(text, sizeof text, "%.1f MiB", static_cast<double>(bytes) / (1ull << 20));
-  } else {
-    std::snprintf(text, sizeof text, "%.1f KiB", static_cast<double>(bytes) / 1024);
-  }
-  return text;
-}
 
 std::string Join(const std::vector<std::string>& items, const char* separator) {
   std::string joined;

@@ -1,3 +1,4 @@
+#include <cstdio>
 #include "size_parse.h"
 
 #include <cctype>
@@ -32,6 +33,18 @@ uint64_t ParseByteSize(const std::string& text, const std::string& flag) {
   }
   throw std::invalid_argument(flag + ": '" + text +
                               "' is not a size (examples: 4096, 64KiB, 512MiB, 2GiB)");
+}
+
+std::string HumanSize(uint64_t bytes) {
+  char text[32];
+  if (bytes >= (1ull << 30)) {
+    std::snprintf(text, sizeof text, "%.1f GiB", static_cast<double>(bytes) / (1ull << 30));
+  } else if (bytes >= (1ull << 20)) {
+    std::snprintf(text, sizeof text, "%.1f MiB", static_cast<double>(bytes) / (1ull << 20));
+  } else {
+    std::snprintf(text, sizeof text, "%.1f KiB", static_cast<double>(bytes) / 1024);
+  }
+  return text;
 }
 
 }  // namespace layersift

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "exit_codes.h"
+#include "size_parse.h"
 #include "layersift/engine/suppression.h"
 #include "layersift/fetch/ecr.h"
 
@@ -69,15 +70,6 @@ std::string NormalizeSince(const std::string& text) {
   return out;
 }
 
-std::string HumanBytes(uint64_t bytes) {
-  char text[32];
-  if (bytes >= (1ull << 20)) {
-    std::snprintf(text, sizeof text, "%.1f MiB", static_cast<double>(bytes) / (1 << 20));
-  } else {
-    std::snprintf(text, sizeof text, "%.1f KiB", static_cast<double>(bytes) / 1024);
-  }
-  return text;
-}
 
 }  // namespace
 
@@ -230,7 +222,7 @@ int StateCommands::Status() {
     return kExitClean;
   }
   std::printf("state file    %s (schema v%d, %s)\n", store->path().c_str(), s.schema_version,
-              HumanBytes(s.database_bytes).c_str());
+              HumanSize(s.database_bytes).c_str());
   std::printf("runs          %llu (%llu unfinished)", static_cast<unsigned long long>(s.runs),
               static_cast<unsigned long long>(s.runs_unfinished));
   if (!s.last_run_started.empty()) {
