@@ -273,30 +273,52 @@ uint32_t ScanRun::AddJob(JobKind kind, Job job, LayerUse use, const std::string&
   return id;
 }
 
+// Resolving a registry image is round trips (manifests, configs), and a registry-wide scan has
+// thousands of them: this many targets are resolved at once, on plain threads (they block on the
+// network). Results keep the order of the specs.
+constexpr size_t kResolveConcurrency = 8;
+
 void ScanRun::ResolveTargets(const std::vector<std::string>& specs) {
-  for (const std::string& spec : specs) {
-    const size_t target_index = result_.targets.size();
-    try {
-      if (StopRequested()) throw TargetError(spec + ": not resolved: the scan was stopped");
-      ResolveOptions resolve;
-      resolve.platforms = options_.platforms;
-      resolve.registry = [this] {
-        if (!registry_) registry_ = std::make_shared<RegistryClient>(options_.registry);
-        return registry_;
-      };
-      if (options_.memory != nullptr && options_.recall) {
-        resolve.recall_image = [this](const std::string& digest) { return options_.memory->RecallImage(digest); };
+  std::mutex registry_mutex;
+  ResolveOptions resolve;
+  resolve.platforms = options_.platforms;
+  resolve.registry = [this, &registry_mutex] {
+    std::lock_guard<std::mutex> lock(registry_mutex);
+    if (!registry_) registry_ = std::make_shared<RegistryClient>(options_.registry);
+    return registry_;
+  };
+  if (options_.memory != nullptr && options_.recall) {
+    resolve.recall_image = [this](const std::string& digest) { return options_.memory->RecallImage(digest); };
+  }
+  std::vector<std::optional<Target>> resolved(specs.size());
+  std::vector<std::string> failures(specs.size());
+  std::atomic<size_t> next{0};
+  const auto resolve_some = [&] {
+    for (size_t i; (i = next.fetch_add(1)) < specs.size();) {
+      try {
+        if (StopRequested()) throw TargetError(specs[i] + ": not resolved: the scan was stopped");
+        resolved[i] = ResolveTarget(specs[i], resolve);
+      } catch (const std::exception& e) {
+        failures[i] = e.what();
       }
-      result_.targets.push_back(ResolveTarget(spec, resolve));
-    } catch (const std::exception& e) {
-      Target failed;
-      failed.spec = spec;
-      result_.targets.push_back(std::move(failed));
-      ScanIssue issue;  // no image or layer: the target itself failed
-      issue.target_index = target_index;
-      issue.message = e.what();
-      result_.errors.push_back(std::move(issue));
     }
+  };
+  std::vector<std::thread> helpers;
+  for (size_t k = 1; k < std::min(kResolveConcurrency, specs.size()); ++k) helpers.emplace_back(resolve_some);
+  resolve_some();
+  for (std::thread& helper : helpers) helper.join();
+  for (size_t i = 0; i < specs.size(); ++i) {
+    if (resolved[i]) {
+      result_.targets.push_back(std::move(*resolved[i]));
+      continue;
+    }
+    Target failed;
+    failed.spec = specs[i];
+    result_.targets.push_back(std::move(failed));
+    ScanIssue issue;  // no image or layer: the target itself failed
+    issue.target_index = result_.targets.size() - 1;
+    issue.message = failures[i];
+    result_.errors.push_back(std::move(issue));
   }
 }
 
