@@ -685,13 +685,7 @@ void ScanRun::Collect() {
   std::vector<Finding>& findings = result_.findings;
   std::sort(findings.begin(), findings.end(),
             [&](const Finding& a, const Finding& b) { return order(a) < order(b); });
-  // A secret near a piece boundary is seen by both pieces: report it once.
-  findings.erase(std::unique(findings.begin(), findings.end(),
-                             [&](const Finding& a, const Finding& b) {
-                               return a.layer_result_index == b.layer_result_index &&
-                                      order(a) == order(b);
-                             }),
-                 findings.end());
+  // (Each blob's findings were made unique in CompleteJob, before they were remembered.)
   std::stable_sort(result_.errors.begin(), result_.errors.end(),
                    [](const ScanIssue& a, const ScanIssue& b) {
                      return std::tie(a.target_index, a.image_index, a.layer_index) <
